@@ -1,0 +1,17 @@
+//! What both Weft processes share: the Fabric rules that must be computed the same way
+//! everywhere. See `ARCHITECTURE.md` for the map and the invariants.
+//!
+//! Layout:
+//! - [`crypto`]: SHA-256 and ECDSA P-256 (low-S, DER) behind a backend trait.
+//! - [`msp`]: X.509 identities, MSPs (chain validation, NodeOUs, CRLs), MSP directories.
+//! - [`policy`]: signature policies, implicit-meta policies, the policy-string parser.
+//! - [`protoutil`]: txids, proposals, envelopes, proposal hashes, block hashing.
+//! - [`channelconfig`]: a typed view of a channel's config block.
+//! - [`tls`]: rustls server and client configs from PEM files.
+
+pub mod channelconfig;
+pub mod crypto;
+pub mod msp;
+pub mod policy;
+pub mod protoutil;
+pub mod tls;
