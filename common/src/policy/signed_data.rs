@@ -19,6 +19,10 @@ pub struct SignedData<'a> {
 impl<'a> SignedData<'a> {
     /// A signed item whose parts are all borrowed.
     pub fn borrowed(data: &'a [u8], identity: &'a [u8], signature: &'a [u8]) -> Self {
-        Self { data: Cow::Borrowed(data), identity: Cow::Borrowed(identity), signature: Cow::Borrowed(signature) }
+        Self {
+            data: Cow::Borrowed(data),
+            identity: Cow::Borrowed(identity),
+            signature: Cow::Borrowed(signature),
+        }
     }
 }
