@@ -8,9 +8,17 @@
 //! - [`protoutil`]: txids, proposals, envelopes, proposal hashes, block hashing.
 //! - [`channelconfig`]: a typed view of a channel's config block.
 //! - [`tls`]: rustls server and client configs from PEM files.
+//! - [`grpc`]: tonic servers and clients over our rustls configs, client certs for handlers.
+//! - [`configtx`]: validating and applying channel config updates (CONFIG_UPDATE).
+//! - [`blockstore`]: the append-only RocksDB block store (blocks, txid index, height watch).
+//! - [`deliver`]: the Deliver protocol engine (seek requests → blocks and a final status).
 
+pub mod blockstore;
 pub mod channelconfig;
+pub mod configtx;
 pub mod crypto;
+pub mod deliver;
+pub mod grpc;
 pub mod msp;
 pub mod policy;
 pub mod protoutil;

@@ -102,6 +102,21 @@ pub fn server_config(
     build_server_config(certs, key, roots, &origin(key_pem))
 }
 
+/// A server config that *asks* clients for a certificate chaining to `client_roots`
+/// but also accepts clients without one. Handlers then decide per request (the orderer's
+/// general listener serves both clients and, authenticated by certificate, other
+/// consenters, as Fabric's does when cluster traffic shares it).
+pub fn server_config_optional_client_auth(
+    cert_pem: &Path,
+    key_pem: &Path,
+    client_roots: &[PathBuf],
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = certificates_from_pem(&read(cert_pem)?, &origin(cert_pem))?;
+    let key = private_key_from_pem(&read(key_pem)?, &origin(key_pem))?;
+    let roots = root_store_from_files(client_roots)?;
+    build_server_config_with(certs, key, ClientAuth::Optional(roots), &origin(key_pem))
+}
+
 /// [`server_config`] from PEM bytes: the certificate chain, the key, and optionally a
 /// bundle of client root CA certificates (concatenated PEM) for mutual TLS.
 pub fn server_config_from_pem(
@@ -247,24 +262,51 @@ fn check_key(
         })
 }
 
+/// How a server treats client certificates.
+enum ClientAuth {
+    /// None asked for.
+    None,
+    /// Required, chaining to these roots.
+    Required(RootCertStore),
+    /// Asked for and verified against these roots when given, but optional.
+    Optional(RootCertStore),
+}
+
 fn build_server_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     client_roots: Option<RootCertStore>,
     key_origin: &str,
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    let client_auth = client_roots.map_or(ClientAuth::None, ClientAuth::Required);
+    build_server_config_with(certs, key, client_auth, key_origin)
+}
+
+fn build_server_config_with(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_auth: ClientAuth,
+    key_origin: &str,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = provider();
     check_key(&provider, &key, key_origin)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
-    let builder = match client_roots {
-        Some(roots) => {
+    let builder = match client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Required(roots) => {
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| TlsError::Verifier(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
-        None => builder.with_no_client_auth(),
+        ClientAuth::Optional(roots) => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| TlsError::Verifier(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
     };
     let mut config = builder.with_single_cert(certs, key)?;
     config.alpn_protocols = vec![ALPN_H2.to_vec()];

@@ -1,0 +1,1033 @@
+//! The operations endpoint (`Operations.ListenAddress`), as Fabric's
+//! `core/operations` serves it:
+//!
+//! - `GET /healthz`: `200 {"status":"OK","time":…}`, or `503` with the failed checks of
+//!   the registered [`HealthChecker`]s (`{"status":"Service Unavailable","time":…,
+//!   "failed_checks":[{"component":…,"reason":…}]}`); other methods `405`.
+//! - `/metrics`: the Prometheus text exposition (only with `Metrics.Provider: prometheus`).
+//! - `GET|PUT /logspec`: `{"spec":"info"}`; PUT takes the same shape in
+//!   `FABRIC_LOGGING_SPEC` grammar and answers `204`; bad specs `400 {"error":…}`.
+//! - `GET /version`: `{"CommitSHA":…,"Version":…}`.
+//!
+//! With TLS, `/metrics` and `/logspec` require a verified client certificate (`401`
+//! otherwise), like Fabric's secure handlers; `/healthz` and `/version` stay open.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use axum::routing::any;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::http::{self, json_line, json_response};
+use crate::metrics::{OrdererMetrics, TEXT_CONTENT_TYPE};
+
+/// Fabric's health-check timeout: after it the request is answered `408`.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest `/logspec` PUT body accepted.
+const MAX_LOGSPEC_BODY: usize = 64 * 1024;
+
+// ---------------------------------------------------------------------------------------
+// Health checks
+
+/// A component whose health `/healthz` reports. `Err(reason)` marks it failed.
+///
+/// Checks run on the blocking thread pool, all at once; closures
+/// `Fn() -> Result<(), String>` are checkers too.
+pub trait HealthChecker: Send + Sync + 'static {
+    /// Checks the component; the error text is reported as the failure reason.
+    fn health_check(&self) -> Result<(), String>;
+}
+
+impl<F> HealthChecker for F
+where
+    F: Fn() -> Result<(), String> + Send + Sync + 'static,
+{
+    fn health_check(&self) -> Result<(), String> {
+        self()
+    }
+}
+
+/// One failed check in a `/healthz` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedCheck {
+    /// The component name it was registered under.
+    pub component: String,
+    /// The checker's error text.
+    pub reason: String,
+}
+
+/// The `/healthz` body (Fabric's `healthz.HealthStatus`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthStatus {
+    /// `OK` or `Service Unavailable`.
+    pub status: String,
+    /// When the checks ran, RFC 3339 with nanoseconds.
+    pub time: String,
+    /// The failed checks, sorted by component (absent when all pass).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_checks: Vec<FailedCheck>,
+}
+
+/// `/healthz` status when every check passes.
+pub const STATUS_OK: &str = "OK";
+/// `/healthz` status when a check fails.
+pub const STATUS_UNAVAILABLE: &str = "Service Unavailable";
+
+// ---------------------------------------------------------------------------------------
+// Log spec
+
+/// A `FABRIC_LOGGING_SPEC` that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogSpecError {
+    /// A segment is neither a level nor `loggers=level`.
+    #[error("invalid logging specification '{spec}': bad segment '{segment}'")]
+    BadSegment {
+        /// The whole spec.
+        spec: String,
+        /// The offending segment.
+        segment: String,
+    },
+    /// A `=level` segment without logger names.
+    #[error("invalid logging specification '{spec}': no logger specified in segment '{segment}'")]
+    NoLogger {
+        /// The whole spec.
+        spec: String,
+        /// The offending segment.
+        segment: String,
+    },
+    /// A logger name with characters Fabric does not allow.
+    #[error("invalid logging specification '{spec}': bad logger name '{logger}'")]
+    BadLoggerName {
+        /// The whole spec.
+        spec: String,
+        /// The offending name.
+        logger: String,
+    },
+    /// The translated directives were refused by `EnvFilter`.
+    #[error("invalid logging specification '{spec}': {reason}")]
+    Filter {
+        /// The whole spec.
+        spec: String,
+        /// `EnvFilter`'s complaint.
+        reason: String,
+    },
+    /// The new filter could not be installed.
+    #[error("cannot apply logging specification: {0}")]
+    Apply(String),
+}
+
+/// Fabric's log levels, ordered from most to least verbose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Payload,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    DPanic,
+    Panic,
+    Fatal,
+}
+
+impl Level {
+    fn parse(name: &str) -> Option<Level> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "payload" => Level::Payload,
+            "debug" => Level::Debug,
+            "info" | "notice" => Level::Info,
+            "warning" | "warn" => Level::Warn,
+            "error" | "critical" => Level::Error,
+            "dpanic" => Level::DPanic,
+            "panic" => Level::Panic,
+            "fatal" => Level::Fatal,
+            _ => return None,
+        })
+    }
+
+    /// The name Fabric prints in a normalized spec.
+    fn name(self) -> &'static str {
+        match self {
+            Level::Payload => "payload",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::DPanic => "dpanic",
+            Level::Panic => "panic",
+            Level::Fatal => "fatal",
+        }
+    }
+
+    /// The `tracing` level: payload is trace; the panic/fatal levels are error.
+    fn directive(self) -> &'static str {
+        match self {
+            Level::Payload => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error | Level::DPanic | Level::Panic | Level::Fatal => "error",
+        }
+    }
+}
+
+/// A parsed spec: the default level and per-logger levels.
+struct ParsedSpec {
+    default: Level,
+    loggers: BTreeMap<String, Level>,
+}
+
+fn valid_logger_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '#' | '-'))
+        })
+}
+
+fn parse_spec(spec: &str) -> Result<ParsedSpec, LogSpecError> {
+    let mut parsed = ParsedSpec {
+        default: Level::Info,
+        loggers: BTreeMap::new(),
+    };
+    for segment in spec.split(':') {
+        let bad = || LogSpecError::BadSegment {
+            spec: spec.to_owned(),
+            segment: segment.to_owned(),
+        };
+        let parts: Vec<&str> = segment.split('=').collect();
+        match parts.as_slice() {
+            [""] => parsed.default = Level::Info,
+            [level] => parsed.default = Level::parse(level).ok_or_else(bad)?,
+            ["", _] => {
+                return Err(LogSpecError::NoLogger {
+                    spec: spec.to_owned(),
+                    segment: segment.to_owned(),
+                });
+            }
+            [loggers, level] => {
+                let level = Level::parse(level).ok_or_else(bad)?;
+                for logger in loggers.split(',') {
+                    if !valid_logger_name(logger.strip_suffix('.').unwrap_or(logger)) {
+                        return Err(LogSpecError::BadLoggerName {
+                            spec: spec.to_owned(),
+                            logger: logger.to_owned(),
+                        });
+                    }
+                    parsed.loggers.insert(logger.to_owned(), level);
+                }
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(parsed)
+}
+
+/// Translates a `FABRIC_LOGGING_SPEC` (`[<logger>[,<logger>…]=]<level>[:…]`, e.g.
+/// `info:endorser,gossip=debug`) into `EnvFilter` directives (`info,endorser=debug,
+/// gossip=debug`).
+///
+/// Logger names become `tracing` targets with `.` replaced by `::` (so
+/// `weft_orderer.consensus=debug` selects `weft_orderer::consensus`); a trailing `.`
+/// (Fabric's "exactly this logger") is dropped, targets matching by prefix. Levels map
+/// payload → trace, warning → warn, dpanic/panic/fatal/critical → error, notice → info;
+/// an empty spec is `info`.
+pub fn logspec_to_filter(spec: &str) -> Result<String, LogSpecError> {
+    let parsed = parse_spec(spec)?;
+    let mut directives = vec![parsed.default.directive().to_owned()];
+    for (logger, level) in &parsed.loggers {
+        let target = logger
+            .strip_suffix('.')
+            .unwrap_or(logger)
+            .replace('.', "::");
+        directives.push(format!("{target}={}", level.directive()));
+    }
+    let filter = directives.join(",");
+    EnvFilter::try_new(&filter).map_err(|e| LogSpecError::Filter {
+        spec: spec.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(filter)
+}
+
+/// The `EnvFilter` for a `FABRIC_LOGGING_SPEC` (see [`logspec_to_filter`]).
+pub fn env_filter_from_logspec(spec: &str) -> Result<EnvFilter, LogSpecError> {
+    let directives = logspec_to_filter(spec)?;
+    EnvFilter::try_new(directives).map_err(|e| LogSpecError::Filter {
+        spec: spec.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Fabric's normalized form of a spec: `logger=level` segments sorted, then the default.
+fn normalize(parsed: &ParsedSpec) -> String {
+    let mut segments: Vec<String> = parsed
+        .loggers
+        .iter()
+        .map(|(logger, level)| format!("{logger}={}", level.name()))
+        .collect();
+    segments.push(parsed.default.name().to_owned());
+    segments.join(":")
+}
+
+type ApplyFilter = dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync;
+
+/// The process's active log spec, changeable at run time through `/logspec`.
+pub struct LogSpec {
+    current: Mutex<String>,
+    apply: Box<ApplyFilter>,
+}
+
+impl std::fmt::Debug for LogSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSpec")
+            .field("current", &self.spec())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogSpec {
+    /// A log spec whose changes are installed by `apply`. `initial` is the spec the
+    /// subscriber was built with (it is validated, not applied again).
+    pub fn new<F>(initial: &str, apply: F) -> Result<Self, LogSpecError>
+    where
+        F: Fn(EnvFilter) -> Result<(), String> + Send + Sync + 'static,
+    {
+        let parsed = parse_spec(initial)?;
+        logspec_to_filter(initial)?;
+        Ok(Self {
+            current: Mutex::new(normalize(&parsed)),
+            apply: Box::new(apply),
+        })
+    }
+
+    /// A log spec driving the `EnvFilter` behind a `tracing_subscriber::reload` layer.
+    pub fn from_reload_handle<S: 'static>(
+        initial: &str,
+        handle: tracing_subscriber::reload::Handle<EnvFilter, S>,
+    ) -> Result<Self, LogSpecError> {
+        Self::new(initial, move |filter| {
+            handle.reload(filter).map_err(|e| e.to_string())
+        })
+    }
+
+    /// The active spec, normalized as Fabric prints it (`gossip=debug:info`).
+    pub fn spec(&self) -> String {
+        self.current
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Validates, translates and installs `spec`.
+    pub fn activate(&self, spec: &str) -> Result<(), LogSpecError> {
+        let parsed = parse_spec(spec)?;
+        let filter = env_filter_from_logspec(spec)?;
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (self.apply)(filter).map_err(LogSpecError::Apply)?;
+        *current = normalize(&parsed);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// State and server
+
+/// `/version`'s body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// The commit the binary was built from (`WEFT_COMMIT_SHA` at build time).
+    #[serde(
+        rename = "CommitSHA",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub commit_sha: String,
+    /// The release version.
+    #[serde(rename = "Version", default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+}
+
+impl VersionInfo {
+    /// This build: the crate version and `WEFT_COMMIT_SHA` from the build environment
+    /// (`development build` without it, as Fabric's unreleased binaries say).
+    pub fn current() -> Self {
+        Self {
+            commit_sha: option_env!("WEFT_COMMIT_SHA")
+                .unwrap_or("development build")
+                .to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// A checker name registered twice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is already registered")]
+pub struct AlreadyRegistered(pub String);
+
+/// What the operations endpoint serves.
+pub struct OperationsState {
+    version: VersionInfo,
+    metrics: Option<Arc<OrdererMetrics>>,
+    logspec: Option<Arc<LogSpec>>,
+    checkers: RwLock<BTreeMap<String, Arc<dyn HealthChecker>>>,
+}
+
+impl std::fmt::Debug for OperationsState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let checkers: Vec<String> = self
+            .checkers
+            .read()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default();
+        f.debug_struct("OperationsState")
+            .field("version", &self.version)
+            .field("metrics", &self.metrics.is_some())
+            .field("logspec", &self.logspec)
+            .field("checkers", &checkers)
+            .finish()
+    }
+}
+
+impl OperationsState {
+    /// A state serving `/healthz` (no checkers yet) and `/version`.
+    pub fn new(version: VersionInfo) -> Self {
+        Self {
+            version,
+            metrics: None,
+            logspec: None,
+            checkers: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Also serves `/metrics` from `metrics` (`Metrics.Provider: prometheus`).
+    pub fn with_metrics(mut self, metrics: Arc<OrdererMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Also serves `/logspec` through `logspec`.
+    pub fn with_logspec(mut self, logspec: Arc<LogSpec>) -> Self {
+        self.logspec = Some(logspec);
+        self
+    }
+
+    /// Adds a health checker under `component`.
+    pub fn register_checker(
+        &self,
+        component: &str,
+        checker: Arc<dyn HealthChecker>,
+    ) -> Result<(), AlreadyRegistered> {
+        let mut checkers = self
+            .checkers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if checkers.contains_key(component) {
+            return Err(AlreadyRegistered(component.to_owned()));
+        }
+        checkers.insert(component.to_owned(), checker);
+        Ok(())
+    }
+
+    /// Removes the checker of `component`, if any.
+    pub fn deregister_checker(&self, component: &str) {
+        self.checkers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(component);
+    }
+
+    /// Runs every checker (concurrently, on the blocking pool) and returns the failures,
+    /// sorted by component.
+    pub async fn run_checks(&self) -> Vec<FailedCheck> {
+        let checkers: Vec<(String, Arc<dyn HealthChecker>)> = self
+            .checkers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(name, checker)| (name.clone(), Arc::clone(checker)))
+            .collect();
+        let handles: Vec<_> = checkers
+            .into_iter()
+            .map(|(name, checker)| {
+                (
+                    name,
+                    tokio::task::spawn_blocking(move || checker.health_check()),
+                )
+            })
+            .collect();
+        let mut failed = Vec::new();
+        for (component, handle) in handles {
+            let reason = match handle.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(reason)) => reason,
+                Err(e) => format!("health check panicked: {e}"),
+            };
+            failed.push(FailedCheck { component, reason });
+        }
+        failed
+    }
+}
+
+/// The operations routes, for embedding or testing; [`serve`] serves them.
+pub fn router(state: Arc<OperationsState>) -> Router {
+    Router::new()
+        .route("/healthz", any(healthz))
+        .route("/metrics", any(metrics))
+        .route("/logspec", any(logspec))
+        .route("/version", any(version))
+        .fallback(|| async { http::not_found() })
+        .with_state(state)
+}
+
+/// Serves the operations endpoint on `listener` (TLS when `tls` is given, built by
+/// [`weft_common::tls`], e.g. through [`crate::config::HttpTls::server_config`]) until
+/// `shutdown` completes; open connections then get up to 5s to finish.
+pub async fn serve<F>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: Arc<OperationsState>,
+    shutdown: F,
+) where
+    F: Future<Output = ()> + Send,
+{
+    http::serve(listener, tls, router(state), shutdown).await;
+}
+
+fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+}
+
+async fn healthz(State(state): State<Arc<OperationsState>>, request: Request) -> Response {
+    if request.method() != Method::GET {
+        return empty(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let Ok(failed) = tokio::time::timeout(HEALTH_TIMEOUT, state.run_checks()).await else {
+        return empty(StatusCode::REQUEST_TIMEOUT);
+    };
+    let status = HealthStatus {
+        status: if failed.is_empty() {
+            STATUS_OK
+        } else {
+            STATUS_UNAVAILABLE
+        }
+        .to_owned(),
+        time: now_rfc3339(),
+        failed_checks: failed,
+    };
+    let code = if status.failed_checks.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    // Fabric marshals without a trailing newline here.
+    json_response(code, serde_json::to_vec(&status).unwrap_or_default())
+}
+
+async fn metrics(State(state): State<Arc<OperationsState>>, request: Request) -> Response {
+    let Some(metrics) = &state.metrics else {
+        return http::not_found();
+    };
+    if !authorized(&request) {
+        return http::unauthorized();
+    }
+    match metrics.encode_text() {
+        Ok(body) => {
+            let mut response = Response::new(Body::from(body));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(TEXT_CONTENT_TYPE),
+            );
+            response
+        }
+        Err(e) => {
+            let mut response = Response::new(Body::from(e.to_string()));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct LogSpecBody {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    spec: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+}
+
+fn logspec_error(message: &str) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        json_line(&ErrorBody { error: message }),
+    )
+}
+
+async fn logspec(State(state): State<Arc<OperationsState>>, request: Request) -> Response {
+    let Some(logspec) = state.logspec.clone() else {
+        return http::not_found();
+    };
+    if !authorized(&request) {
+        return http::unauthorized();
+    }
+    match *request.method() {
+        Method::GET => json_response(
+            StatusCode::OK,
+            json_line(&LogSpecBody {
+                spec: logspec.spec(),
+            }),
+        ),
+        Method::PUT => {
+            let body = match to_bytes(request.into_body(), MAX_LOGSPEC_BODY).await {
+                Ok(body) => body,
+                Err(e) => return logspec_error(&e.to_string()),
+            };
+            let parsed: LogSpecBody = match serde_json::from_slice(&body) {
+                Ok(parsed) => parsed,
+                Err(e) => return logspec_error(&e.to_string()),
+            };
+            match logspec.activate(&parsed.spec) {
+                Ok(()) => empty(StatusCode::NO_CONTENT),
+                Err(e) => logspec_error(&e.to_string()),
+            }
+        }
+        ref other => logspec_error(&format!("invalid request method: {other}")),
+    }
+}
+
+async fn version(State(state): State<Arc<OperationsState>>, request: Request) -> Response {
+    if request.method() != Method::GET {
+        #[derive(Serialize)]
+        struct VersionError {
+            #[serde(rename = "Error")]
+            error: String,
+        }
+        let body = VersionError {
+            error: format!("invalid request method: {}", request.method()),
+        };
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::to_vec(&body).unwrap_or_default(),
+        );
+    }
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&state.version).unwrap_or_default(),
+    )
+}
+
+fn authorized(request: &Request) -> bool {
+    let info = http::conn_info(request);
+    if !info.authorized() {
+        tracing::warn!(
+            uri = %request.uri(),
+            method = %request.method(),
+            remote = %info.remote,
+            "client request not authorized: a valid client certificate is required"
+        );
+        return false;
+    }
+    true
+}
+
+fn empty(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logspec_translation() {
+        assert_eq!(logspec_to_filter("info").expect("spec"), "info");
+        assert_eq!(logspec_to_filter("").expect("spec"), "info");
+        assert_eq!(
+            logspec_to_filter("info:endorser,gossip=debug").expect("spec"),
+            "info,endorser=debug,gossip=debug"
+        );
+        assert_eq!(
+            logspec_to_filter("gossip=debug:WARNING").expect("spec"),
+            "warn,gossip=debug"
+        );
+        assert_eq!(
+            logspec_to_filter("weft_orderer.consensus=payload:fatal").expect("spec"),
+            "error,weft_orderer::consensus=trace"
+        );
+        assert_eq!(
+            logspec_to_filter("orderer.common.=error").expect("spec"),
+            "info,orderer::common=error"
+        );
+        assert_eq!(
+            logspec_to_filter("a-b#c=notice:critical").expect("spec"),
+            "error,a-b#c=info"
+        );
+    }
+
+    #[test]
+    fn logspec_errors_name_the_segment() {
+        assert_eq!(
+            logspec_to_filter("chatty")
+                .expect_err("bad level")
+                .to_string(),
+            "invalid logging specification 'chatty': bad segment 'chatty'"
+        );
+        assert!(matches!(
+            logspec_to_filter("=debug"),
+            Err(LogSpecError::NoLogger { .. })
+        ));
+        assert!(matches!(
+            logspec_to_filter("a=b=c"),
+            Err(LogSpecError::BadSegment { .. })
+        ));
+        assert!(matches!(
+            logspec_to_filter("bad name=debug"),
+            Err(LogSpecError::BadLoggerName { .. })
+        ));
+        assert!(matches!(
+            logspec_to_filter(".leading=debug"),
+            Err(LogSpecError::BadLoggerName { .. })
+        ));
+    }
+
+    #[test]
+    fn logspec_normalizes_and_applies() {
+        let applied = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&applied);
+        let spec = LogSpec::new("info", move |filter| {
+            sink.lock().expect("lock").push(filter.to_string());
+            Ok(())
+        })
+        .expect("logspec");
+        assert_eq!(spec.spec(), "info");
+        spec.activate("info:gossip,endorser=debug")
+            .expect("activate");
+        assert_eq!(spec.spec(), "endorser=debug:gossip=debug:info");
+        assert!(spec.activate("nope").is_err());
+        assert_eq!(spec.spec(), "endorser=debug:gossip=debug:info");
+        assert_eq!(applied.lock().expect("lock").len(), 1);
+    }
+
+    async fn call(
+        router: &Router,
+        method: Method,
+        path: &str,
+        body: &str,
+    ) -> (StatusCode, String, Option<String>) {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::from(body.to_owned()))
+            .expect("request");
+        let response = tower::Service::call(&mut router.clone(), request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (
+            status,
+            String::from_utf8(body.to_vec()).expect("utf-8"),
+            content_type,
+        )
+    }
+
+    fn state_with_everything() -> (Arc<OperationsState>, Arc<OrdererMetrics>, Arc<LogSpec>) {
+        let metrics = Arc::new(OrdererMetrics::new("0.1.0").expect("metrics"));
+        let logspec = Arc::new(LogSpec::new("info", |_| Ok(())).expect("logspec"));
+        let state = OperationsState::new(VersionInfo {
+            commit_sha: "abc123".into(),
+            version: "0.1.0".into(),
+        })
+        .with_metrics(Arc::clone(&metrics))
+        .with_logspec(Arc::clone(&logspec));
+        (Arc::new(state), metrics, logspec)
+    }
+
+    #[tokio::test]
+    async fn healthz_ok_then_failing() {
+        let (state, _, _) = state_with_everything();
+        let router = router(Arc::clone(&state));
+        let (status, body, content_type) = call(&router, Method::GET, "/healthz", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type.as_deref(), Some("application/json"));
+        let health: HealthStatus = serde_json::from_str(&body).expect("json");
+        assert_eq!(health.status, "OK");
+        assert!(
+            OffsetDateTime::parse(&health.time, &Rfc3339).is_ok(),
+            "{}",
+            health.time
+        );
+        assert!(!body.contains("failed_checks"), "{body}");
+
+        state
+            .register_checker("raft", Arc::new(|| Ok(())))
+            .expect("register");
+        state
+            .register_checker("ledger", Arc::new(|| Err("disk full".to_owned())))
+            .expect("register");
+        assert_eq!(
+            state.register_checker("raft", Arc::new(|| Ok(()))),
+            Err(AlreadyRegistered("raft".into()))
+        );
+        let (status, body, _) = call(&router, Method::GET, "/healthz", "").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let health: HealthStatus = serde_json::from_str(&body).expect("json");
+        assert_eq!(health.status, "Service Unavailable");
+        assert_eq!(
+            health.failed_checks,
+            vec![FailedCheck {
+                component: "ledger".into(),
+                reason: "disk full".into()
+            }]
+        );
+
+        state.deregister_checker("ledger");
+        let (status, _, _) = call(&router, Method::GET, "/healthz", "").await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = call(&router, Method::POST, "/healthz", "").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn metrics_exposition() {
+        let (state, metrics, _) = state_with_everything();
+        metrics
+            .etcdraft_cluster_size
+            .with_label_values(&["mychannel"])
+            .set(3);
+        metrics.broadcast_processed(
+            "mychannel",
+            "ENDORSER_TRANSACTION",
+            "SUCCESS",
+            Duration::from_millis(2),
+        );
+        let (status, body, content_type) = call(&router(state), Method::GET, "/metrics", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type.as_deref(), Some(TEXT_CONTENT_TYPE));
+        for name in [
+            "consensus_etcdraft_cluster_size{channel=\"mychannel\"} 3",
+            "# TYPE broadcast_enqueue_duration histogram",
+            "broadcast_processed_count{",
+            "deliver_streams_opened 0",
+            "fabric_version{version=\"0.1.0\"} 1",
+        ] {
+            assert!(body.contains(name), "{name} missing from\n{body}");
+        }
+
+        // Metrics.Provider disabled: no /metrics.
+        let plain = Arc::new(OperationsState::new(VersionInfo::current()));
+        let (status, _, _) = call(&router(plain), Method::GET, "/metrics", "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn logspec_get_and_put() {
+        let (state, _, logspec) = state_with_everything();
+        let router = router(state);
+        let (status, body, _) = call(&router, Method::GET, "/logspec", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "{\"spec\":\"info\"}\n");
+
+        let (status, body, _) = call(
+            &router,
+            Method::PUT,
+            "/logspec",
+            "{\"spec\":\"gossip=debug:warning\"}",
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        assert_eq!(logspec.spec(), "gossip=debug:warn");
+        let (_, body, _) = call(&router, Method::GET, "/logspec", "").await;
+        assert_eq!(body, "{\"spec\":\"gossip=debug:warn\"}\n");
+
+        let (status, body, _) =
+            call(&router, Method::PUT, "/logspec", "{\"spec\":\"shouting\"}").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body,
+            "{\"error\":\"invalid logging specification 'shouting': bad segment 'shouting'\"}\n"
+        );
+        let (status, _, _) = call(&router, Method::PUT, "/logspec", "not json").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body, _) = call(&router, Method::POST, "/logspec", "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, "{\"error\":\"invalid request method: POST\"}\n");
+    }
+
+    #[tokio::test]
+    async fn version_and_unknown_paths() {
+        let (state, _, _) = state_with_everything();
+        let router = router(state);
+        let (status, body, _) = call(&router, Method::GET, "/version", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "{\"CommitSHA\":\"abc123\",\"Version\":\"0.1.0\"}");
+        let (status, body, _) = call(&router, Method::DELETE, "/version", "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, "{\"Error\":\"invalid request method: DELETE\"}");
+        let (status, body, _) = call(&router, Method::GET, "/nope", "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body, "404 page not found\n");
+        assert_eq!(VersionInfo::current().version, env!("CARGO_PKG_VERSION"));
+    }
+
+    /// A real server: plain HTTP/1.1, then TLS without client authentication, where the
+    /// secure handlers (`/metrics`, `/logspec`) answer 401 and the others stay open.
+    #[tokio::test]
+    async fn served_over_tcp_and_tls() {
+        use http_body_util::{BodyExt, Empty};
+        use hyper_util::rt::TokioIo;
+
+        async fn get(
+            addr: std::net::SocketAddr,
+            tls: Option<Arc<rustls::ClientConfig>>,
+            path: &str,
+        ) -> StatusCode {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let request = axum::http::Request::builder()
+                .uri(path)
+                .header(header::HOST, "localhost")
+                .body(Empty::<bytes::Bytes>::new())
+                .expect("request");
+            let response = match tls {
+                None => {
+                    let (mut sender, conn) =
+                        hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                            .await
+                            .expect("handshake");
+                    tokio::spawn(conn);
+                    sender.send_request(request).await.expect("response")
+                }
+                Some(config) => {
+                    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+                    let stream = tokio_rustls::TlsConnector::from(config)
+                        .connect(name, tcp)
+                        .await
+                        .expect("tls");
+                    let (mut sender, conn) =
+                        hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                            .await
+                            .expect("handshake");
+                    tokio::spawn(conn);
+                    sender.send_request(request).await.expect("response")
+                }
+            };
+            let status = response.status();
+            let _ = response.into_body().collect().await;
+            status
+        }
+
+        async fn start(
+            tls: Option<Arc<rustls::ServerConfig>>,
+        ) -> (
+            std::net::SocketAddr,
+            tokio::sync::oneshot::Sender<()>,
+            tokio::task::JoinHandle<()>,
+        ) {
+            let (state, _, _) = state_with_everything();
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(serve(listener, tls, state, async {
+                let _ = stopped.await;
+            }));
+            (addr, stop, task)
+        }
+
+        let (addr, stop, task) = start(None).await;
+        assert_eq!(get(addr, None, "/healthz").await, StatusCode::OK);
+        assert_eq!(get(addr, None, "/metrics").await, StatusCode::OK);
+        assert_eq!(get(addr, None, "/logspec").await, StatusCode::OK);
+        stop.send(()).expect("stop");
+        task.await.expect("server");
+
+        // Server-only TLS.
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).expect("ca");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("leaf");
+        let server = weft_common::tls::server_config_from_pem(
+            cert.pem().as_bytes(),
+            key.serialize_pem().as_bytes(),
+            None,
+        )
+        .expect("server config");
+        let mut client =
+            (*weft_common::tls::client_config_from_pem(ca_cert.pem().as_bytes(), None)
+                .expect("client config"))
+            .clone();
+        client.alpn_protocols.clear();
+        let client = Arc::new(client);
+
+        let (addr, stop, task) = start(Some(server)).await;
+        assert_eq!(
+            get(addr, Some(Arc::clone(&client)), "/healthz").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            get(addr, Some(Arc::clone(&client)), "/version").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            get(addr, Some(Arc::clone(&client)), "/metrics").await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            get(addr, Some(Arc::clone(&client)), "/logspec").await,
+            StatusCode::UNAUTHORIZED
+        );
+        stop.send(()).expect("stop");
+        task.await.expect("server");
+    }
+
+    #[test]
+    fn logspec_drives_a_reload_handle() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let (layer, handle) = tracing_subscriber::reload::Layer::new(EnvFilter::new("info"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let spec = LogSpec::from_reload_handle("info", handle.clone()).expect("logspec");
+        spec.activate("weft=debug:warn").expect("activate");
+        let current = handle
+            .with_current(|f| f.to_string())
+            .expect("current filter");
+        assert!(current.contains("weft=debug"), "{current}");
+        drop(subscriber);
+        // The subscriber is gone: reloading reports it instead of panicking.
+        assert!(matches!(spec.activate("info"), Err(LogSpecError::Apply(_))));
+    }
+}
