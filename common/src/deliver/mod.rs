@@ -20,8 +20,10 @@
 //! 5. the creator's certificate must not be expired and [`DeliverChannel::authorize`] must
 //!    accept `SignedData{payload, creator, signature}` → else FORBIDDEN; the check is
 //!    repeated before every block (re-running `authorize` when the config sequence grew);
-//! 6. start and stop must be present → else BAD_REQUEST; they resolve as in
-//!    [`SeekInfo`]'s Fabric semantics (see `seek.rs`);
+//! 6. start and stop must be present → else BAD_REQUEST. Start: Oldest → 0, Newest →
+//!    height − 1, Specified n → n (NOT_FOUND if n > height; n = height waits), NextCommit →
+//!    height. Stop: Oldest → start, Newest → height − 1 at request time (start if start is
+//!    Newest too), Specified m → m. stop < start → BAD_REQUEST;
 //! 7. blocks are sent in order; FAIL_IF_NOT_READY ends with NOT_FOUND at the first missing
 //!    block, BLOCK_UNTIL_READY waits for it; after the stop block → SUCCESS.
 //!
