@@ -115,6 +115,14 @@ const ALLOWED_CHANGES: &[(&str, &str)] = &[
 ];
 
 /// Whether `element` is covered by an [`ALLOWED_EXTRAS`] entry.
+/// This package's directory, read at run time: the compile-time `CARGO_MANIFEST_DIR` can
+/// name another checkout when several share one target directory (as CI does).
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn allowed_extra(element: &str) -> bool {
     covered(ALLOWED_EXTRAS, element)
 }
@@ -139,7 +147,7 @@ fn covered(list: &[(&str, &str)], element: &str) -> bool {
 }
 
 fn official_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/node_modules/fabric-protos")
+    package_dir().join("../tests/interop/node_modules/fabric-protos")
 }
 
 fn collect(dir: &Path, root: &Path, out: &mut Vec<String>) {
@@ -255,7 +263,7 @@ fn our_protos_match_the_official_fabric_protos() {
         "too few official files: {official_files:?}"
     );
 
-    let ours_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("protos");
+    let ours_root = package_dir().join("protos");
     let mut our_files = Vec::new();
     collect(&ours_root, &ours_root, &mut our_files);
 

@@ -9,9 +9,25 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The workspace root of the checkout the tests run from.
+///
+/// Found at run time from the `CARGO_MANIFEST_DIR` that cargo and nextest set for test
+/// processes: the compile-time value can name another checkout when several share one
+/// target directory (as CI and development sessions do).
+pub fn workspace_root() -> PathBuf {
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    package
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .unwrap_or_else(|| panic!("no Cargo.lock above {}", package.display()))
+        .to_path_buf()
+}
+
 /// The directory holding the Node interop scripts and their `package.json`.
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
+    workspace_root().join("tests").join("interop")
 }
 
 /// Panics (failing the test, never skipping it) unless the Node packages are installed.

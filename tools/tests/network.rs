@@ -21,10 +21,16 @@ use weft_proto::common::Block;
 use weft_tools::configtxgen;
 use weft_tools::cryptogen::{self, CryptoConfig};
 
+/// This package's directory, read at run time: the compile-time `CARGO_MANIFEST_DIR` can
+/// name another checkout when several share one target directory (as CI does).
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
+    package_dir().join("testdata").join(name)
 }
 
 /// A scratch directory with `organizations/` (cryptogen output of

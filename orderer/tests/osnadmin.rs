@@ -76,7 +76,8 @@ async fn join_list_remove_print_like_fabric() {
     let e = env().await;
     let block = path(&e.block);
 
-    let out = osnadmin(e.tls_args(&["join", "--channelID", "mychannel", "--config-block", &block])).await;
+    let out =
+        osnadmin(e.tls_args(&["join", "--channelID", "mychannel", "--config-block", &block])).await;
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(
         stdout(&out),
@@ -94,7 +95,11 @@ async fn join_list_remove_print_like_fabric() {
 
     let out = osnadmin(e.tls_args(&["list", "-c", "mychannel", "--no-status"])).await;
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).starts_with("{\n\t\"name\": \"mychannel\""), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("{\n\t\"name\": \"mychannel\""),
+        "{}",
+        stdout(&out)
+    );
 
     let out = osnadmin(e.tls_args(&["remove", "--channelID", "mychannel"])).await;
     assert_eq!(out.status.code(), Some(0));
@@ -124,7 +129,8 @@ async fn failures_exit_1_with_an_error_line() {
     let block = path(&e.block);
 
     // The block is of another channel.
-    let out = osnadmin(e.tls_args(&["join", "--channelID", "other", "--config-block", &block])).await;
+    let out =
+        osnadmin(e.tls_args(&["join", "--channelID", "other", "--config-block", &block])).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stdout(&out),
@@ -134,7 +140,11 @@ async fn failures_exit_1_with_an_error_line() {
     // Unreadable block file.
     let out = osnadmin(e.tls_args(&["join", "-c", "mychannel", "-b", "/nonexistent.block"])).await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).starts_with("Error: reading config block: "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("Error: reading config block: "),
+        "{}",
+        stdout(&out)
+    );
 
     // Unreadable CA file.
     let mut a = e.tls_args(&["list"]);
@@ -180,7 +190,15 @@ async fn failures_exit_1_with_an_error_line() {
     // Nothing listening.
     let address = e.address.clone();
     e.server.stop().await;
-    let out = osnadmin(args(&["channel", "remove", "-c", "mychannel", "-o", &address])).await;
+    let out = osnadmin(args(&[
+        "channel",
+        "remove",
+        "-c",
+        "mychannel",
+        "-o",
+        &address,
+    ]))
+    .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stdout(&out).starts_with(&format!(

@@ -56,8 +56,13 @@ impl Fixture {
 
     async fn join_bytes(&self, block: &[u8]) -> support::Reply {
         let (content_type, body) = multipart(&[("config-block", Some("config.block"), block)]);
-        self.call(Method::POST, CHANNELS, &[("content-type", &content_type)], body)
-            .await
+        self.call(
+            Method::POST,
+            CHANNELS,
+            &[("content-type", &content_type)],
+            body,
+        )
+        .await
     }
 
     async fn join(&self, block: &Block) -> support::Reply {
@@ -163,7 +168,10 @@ async fn join_rejects_bad_blocks_with_400() {
     let empty = Block::default().encode_to_vec();
     let reply = f.join_bytes(&empty).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.error(), "invalid join block: block is not a config block");
+    assert_eq!(
+        reply.error(),
+        "invalid join block: block is not a config block"
+    );
 
     // Not a config block: a block of two envelopes.
     let mut two = app_block("mychannel");
@@ -173,7 +181,10 @@ async fn join_rejects_bad_blocks_with_400() {
     }
     let reply = f.join(&two).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.error(), "invalid join block: block is not a config block");
+    assert_eq!(
+        reply.error(),
+        "invalid join block: block is not a config block"
+    );
 
     // Garbage.
     let reply = f.join_bytes(b"\xff\xff\xff garbage").await;
@@ -195,15 +206,23 @@ async fn join_rejects_bad_blocks_with_400() {
     );
 
     // A system channel block.
-    let reply = f.join(&config_block("system", &["Consortiums", "Orderer"])).await;
+    let reply = f
+        .join(&config_block("system", &["Consortiums", "Orderer"]))
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.error().contains("system channel"), "{}", reply.error());
+    assert!(
+        reply.error().contains("system channel"),
+        "{}",
+        reply.error()
+    );
 
     // An illegal channel ID inside the block.
     let reply = f.join(&app_block("My_Channel")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(
-        reply.error().ends_with("'My_Channel' contains illegal characters"),
+        reply
+            .error()
+            .ends_with("'My_Channel' contains illegal characters"),
         "{}",
         reply.error()
     );
@@ -211,10 +230,18 @@ async fn join_rejects_bad_blocks_with_400() {
     // Missing part.
     let (content_type, body) = multipart(&[("block", Some("b"), b"x")]);
     let reply = f
-        .call(Method::POST, CHANNELS, &[("content-type", &content_type)], body)
+        .call(
+            Method::POST,
+            CHANNELS,
+            &[("content-type", &content_type)],
+            body,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.error(), "form does not contains part key: config-block");
+    assert_eq!(
+        reply.error(),
+        "form does not contains part key: config-block"
+    );
 
     // Too many parts.
     let block = app_block("mychannel").encode_to_vec();
@@ -223,7 +250,12 @@ async fn join_rejects_bad_blocks_with_400() {
         ("comment", None, b"hello"),
     ]);
     let reply = f
-        .call(Method::POST, CHANNELS, &[("content-type", &content_type)], body)
+        .call(
+            Method::POST,
+            CHANNELS,
+            &[("content-type", &content_type)],
+            body,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.error(), "form contains too many parts");
@@ -238,7 +270,10 @@ async fn join_rejects_bad_blocks_with_400() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.error(), "unsupported Content-Type: [application/json]");
+    assert_eq!(
+        reply.error(),
+        "unsupported Content-Type: [application/json]"
+    );
 
     // Nothing reached the registrar.
     assert!(f.server.registrar.channels.lock().expect("lock").is_empty());
@@ -248,7 +283,10 @@ async fn join_rejects_bad_blocks_with_400() {
 #[tokio::test]
 async fn join_errors_from_the_registrar() {
     let f = fixture().await;
-    assert_eq!(f.join(&app_block("mychannel")).await.status, StatusCode::CREATED);
+    assert_eq!(
+        f.join(&app_block("mychannel")).await.status,
+        StatusCode::CREATED
+    );
 
     let reply = f.join(&app_block("mychannel")).await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
@@ -393,7 +431,11 @@ async fn bad_channel_ids_redirect_and_unknown_paths() {
     assert_eq!(reply.status, StatusCode::FOUND);
     assert_eq!(reply.header("location"), Some(CHANNELS));
 
-    for path in ["/participation/v2/channels", "/participation/v1/channels/a/b", "/"] {
+    for path in [
+        "/participation/v2/channels",
+        "/participation/v1/channels/a/b",
+        "/",
+    ] {
         let reply = f.get(path).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
     }
@@ -431,7 +473,11 @@ async fn clients_without_a_valid_certificate_are_refused_by_tls() {
 #[tokio::test]
 async fn disabled_api_answers_503() {
     let server = Server::start_disabled().await;
-    for path in [CHANNELS, "/participation/v1/channels/x", "/participation/v1/"] {
+    for path in [
+        CHANNELS,
+        "/participation/v1/channels/x",
+        "/participation/v1/",
+    ] {
         let reply = request(server.addr, None, Method::GET, path, &[], Vec::new())
             .await
             .expect("request");
