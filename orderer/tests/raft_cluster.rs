@@ -9,71 +9,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use cluster_net::{
-    ChannelSettings, Network, blocks_holding, broadcast, envelope, wait_until_ordering,
+    ChannelSettings, Network, blocks_until_contains, broadcast, envelope, envelopes_of,
+    header_hashes, leader, wait_for_leader, wait_until_ordering,
 };
 use prost::Message;
-use weft_common::protoutil;
-use weft_proto::common::{Block, Status};
-
-/// The Raft leader among running nodes, from their operations endpoint metrics.
-fn leader(net: &mut Network) -> Option<usize> {
-    for i in 0..net.nodes.len() {
-        if !net.is_running(i) {
-            continue;
-        }
-        let url = format!("127.0.0.1:{}", net.nodes[i].ports.operations);
-        let body = http_get(&url, "/metrics").unwrap_or_default();
-        if body
-            .lines()
-            .any(|l| l.starts_with("consensus_etcdraft_is_leader{channel=\"mychannel\"} 1"))
-        {
-            return Some(i);
-        }
-    }
-    None
-}
-
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    stream.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-fn wait_for_leader(net: &mut Network, not: Option<usize>) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(l) = leader(net)
-            && Some(l) != not
-        {
-            return l;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("no leader elected in 30 s");
-}
-
-fn envelopes_of(blocks: &[Block]) -> Vec<Vec<u8>> {
-    blocks
-        .iter()
-        .skip(1)
-        .flat_map(|b| b.data.as_ref().map(|d| d.data.clone()).unwrap_or_default())
-        .collect()
-}
-
-fn header_hashes(blocks: &[Block]) -> Vec<[u8; 32]> {
-    blocks
-        .iter()
-        .map(|b| protoutil::block_header_hash(b.header.as_ref().expect("header")))
-        .collect()
-}
+use weft_proto::common::Status;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_kill_loses_no_acknowledged_envelope() {
@@ -168,33 +108,132 @@ async fn leader_kill_loses_no_acknowledged_envelope() {
     }
 }
 
-/// Delivers from block 0 until every envelope of `wanted` is in the chain (30 s at most).
-async fn blocks_until_contains(
-    client: &mut weft_proto::orderer::atomic_broadcast_client::AtomicBroadcastClient<
-        tonic::transport::Channel,
-    >,
-    signer: &weft_common::msp::SigningIdentity,
-    wanted: &[Vec<u8>],
-) -> Vec<Block> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut need = wanted.len();
-    loop {
-        let blocks = tokio::time::timeout(
-            Duration::from_secs(30),
-            blocks_holding(client, signer, need),
-        )
-        .await;
-        if let Ok(blocks) = blocks {
-            let all = envelopes_of(&blocks);
-            let missing = wanted.iter().filter(|w| !all.contains(w)).count();
-            if missing == 0 {
-                return blocks;
-            }
-            need = all.len() + missing;
+/// Broadcasts `count` envelopes of about `size` bytes to node `target` in batches of 20
+/// and returns the acknowledged ones (encoded), panicking on any other status.
+async fn broadcast_acknowledged(
+    net: &Network,
+    target: usize,
+    label: &str,
+    count: usize,
+    size: usize,
+) -> Vec<Vec<u8>> {
+    let signer = net.client();
+    let mut client = net.broadcast_client(target);
+    let mut acknowledged = Vec::new();
+    for start in (0..count).step_by(20) {
+        let batch: Vec<_> = (start..(start + 20).min(count))
+            .map(|k| {
+                let mut data = format!("{label} {k} ").into_bytes();
+                data.resize(size.max(data.len()), b'.');
+                envelope(&signer, &data)
+            })
+            .collect();
+        let responses = broadcast(&mut client, batch.clone())
+            .await
+            .expect("broadcast");
+        for (response, env) in responses.iter().zip(&batch) {
+            assert_eq!(response.status, Status::Success as i32, "{response:?}");
+            acknowledged.push(env.encode_to_vec());
         }
-        assert!(
-            Instant::now() < deadline,
-            "acknowledged envelopes never all delivered"
-        );
     }
+    acknowledged
+}
+
+/// Every node in `nodes` delivers a chain holding all of `wanted`; returns the chains
+/// are identical over their common length and hold every wanted envelope exactly once.
+async fn assert_identical_chains(net: &Network, nodes: &[usize], wanted: &[Vec<u8>]) {
+    let signer = net.client();
+    let mut chains = Vec::new();
+    for &i in nodes {
+        let mut client = net.broadcast_client(i);
+        chains.push((i, blocks_until_contains(&mut client, &signer, wanted).await));
+    }
+    let shortest = chains.iter().map(|(_, c)| c.len()).min().expect("chains");
+    let reference = header_hashes(&chains[0].1[..shortest]);
+    for (node, blocks) in &chains {
+        assert_eq!(
+            header_hashes(&blocks[..shortest]),
+            reference,
+            "node {node} has a different chain"
+        );
+        let all = envelopes_of(blocks);
+        for env in wanted {
+            assert_eq!(
+                all.iter().filter(|e| *e == env).count(),
+                1,
+                "node {node}: an acknowledged envelope is not in exactly one block"
+            );
+        }
+    }
+}
+
+/// Five consenters keep ordering with two of them down (the leader among them), and
+/// both catch up when they come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_nodes_tolerate_two_failures() {
+    let mut net = Network::new(5, ChannelSettings::default());
+    net.start_all();
+    for i in 0..5 {
+        net.join(i);
+    }
+    let first_leader = wait_for_leader(&mut net, None);
+    let other = (first_leader + 1) % 5;
+    let survivor = (first_leader + 2) % 5;
+    wait_until_ordering(&net, survivor).await;
+    let mut acknowledged = broadcast_acknowledged(&net, survivor, "before", 100, 200).await;
+
+    net.kill(first_leader);
+    net.kill(other);
+    let new_leader = wait_for_leader(&mut net, Some(first_leader));
+    assert!(new_leader != first_leader && new_leader != other);
+    wait_until_ordering(&net, survivor).await;
+    acknowledged.extend(broadcast_acknowledged(&net, survivor, "during", 100, 200).await);
+    let running: Vec<usize> = (0..5)
+        .filter(|&i| i != first_leader && i != other)
+        .collect();
+    assert_identical_chains(&net, &running, &acknowledged).await;
+
+    net.start(first_leader);
+    net.start(other);
+    acknowledged.extend(broadcast_acknowledged(&net, survivor, "after", 40, 200).await);
+    assert_identical_chains(&net, &[0, 1, 2, 3, 4], &acknowledged).await;
+}
+
+/// A node that was down while the others compacted their Raft log past its position gets
+/// a snapshot, pulls the blocks it covers from another consenter, and then follows the
+/// log again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_node_catches_up_from_a_snapshot() {
+    let mut net = Network::new(
+        3,
+        ChannelSettings {
+            snapshot_interval_size: "32 KB",
+            ..Default::default()
+        },
+    );
+    net.start_all();
+    for i in 0..3 {
+        net.join(i);
+    }
+    let leader_node = wait_for_leader(&mut net, None);
+    let lagging = (leader_node + 1) % 3;
+    wait_until_ordering(&net, leader_node).await;
+    net.kill(lagging);
+
+    // About 300 KB through the log: several snapshots, the log compacted each time.
+    let mut acknowledged = broadcast_acknowledged(&net, leader_node, "while down", 300, 1000).await;
+    let running: Vec<usize> = (0..3).filter(|&i| i != lagging).collect();
+    assert_identical_chains(&net, &running, &acknowledged).await;
+
+    net.start(lagging);
+    assert_identical_chains(&net, &[0, 1, 2], &acknowledged).await;
+    assert!(
+        net.log(lagging).contains("pulling blocks after a snapshot"),
+        "the lagging node caught up without a snapshot; log:\n{}",
+        net.log(lagging)
+    );
+
+    // Back in the log: new envelopes reach it through Raft as usual.
+    acknowledged.extend(broadcast_acknowledged(&net, lagging, "after", 40, 100).await);
+    assert_identical_chains(&net, &[0, 1, 2], &acknowledged).await;
 }

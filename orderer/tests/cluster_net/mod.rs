@@ -608,3 +608,92 @@ pub async fn blocks_holding(
     }
     blocks
 }
+
+/// The Raft leader among running nodes, from their operations endpoint metrics.
+pub fn leader(net: &mut Network) -> Option<usize> {
+    for i in 0..net.nodes.len() {
+        if !net.is_running(i) {
+            continue;
+        }
+        let url = format!("127.0.0.1:{}", net.nodes[i].ports.operations);
+        let body = http_get(&url, "/metrics").unwrap_or_default();
+        if body
+            .lines()
+            .any(|l| l.starts_with("consensus_etcdraft_is_leader{channel=\"mychannel\"} 1"))
+        {
+            return Some(i);
+        }
+    }
+    None
+}
+
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+pub fn wait_for_leader(net: &mut Network, not: Option<usize>) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(l) = leader(net)
+            && Some(l) != not
+        {
+            return l;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no leader elected in 30 s");
+}
+
+pub fn envelopes_of(blocks: &[Block]) -> Vec<Vec<u8>> {
+    blocks
+        .iter()
+        .skip(1)
+        .flat_map(|b| b.data.as_ref().map(|d| d.data.clone()).unwrap_or_default())
+        .collect()
+}
+
+pub fn header_hashes(blocks: &[Block]) -> Vec<[u8; 32]> {
+    blocks
+        .iter()
+        .map(|b| protoutil::block_header_hash(b.header.as_ref().expect("header")))
+        .collect()
+}
+
+/// Delivers from block 0 until every envelope of `wanted` is in the chain (30 s at most).
+pub async fn blocks_until_contains(
+    client: &mut AtomicBroadcastClient<tonic::transport::Channel>,
+    signer: &SigningIdentity,
+    wanted: &[Vec<u8>],
+) -> Vec<Block> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut need = wanted.len();
+    loop {
+        let blocks = tokio::time::timeout(
+            Duration::from_secs(30),
+            blocks_holding(client, signer, need),
+        )
+        .await;
+        if let Ok(blocks) = blocks {
+            let all = envelopes_of(&blocks);
+            let missing = wanted.iter().filter(|w| !all.contains(w)).count();
+            if missing == 0 {
+                return blocks;
+            }
+            need = all.len() + missing;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "acknowledged envelopes never all delivered"
+        );
+    }
+}
