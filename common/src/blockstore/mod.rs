@@ -4,6 +4,7 @@
 //!
 //! - [`CF_BLOCKS`]: block number (8 bytes, big-endian) → the block's protobuf encoding;
 //! - [`CF_TXIDS`]: txid → block number (8 bytes BE) ‖ transaction index (4 bytes BE);
+//! - [`CF_HASHES`]: block header hash → block number (8 bytes BE), for lookups by hash;
 //! - [`CF_META`]: the height and the header hash of the last block.
 //!
 //! Callers may open more column families in the same database ([`BlockStore::open`]'s
@@ -48,11 +49,13 @@ pub type Db = DBWithThreadMode<SingleThreaded>;
 pub const CF_BLOCKS: &str = "blocks";
 /// Column family of the txid index: txid → number (u64 BE) ‖ tx index (u32 BE).
 pub const CF_TXIDS: &str = "txids";
+/// Column family of the block hash index: header hash → number (u64 BE).
+pub const CF_HASHES: &str = "hashes";
 /// Column family of the store's own state (height, last header hash).
 pub const CF_META: &str = "meta";
 
 /// Column families reserved for the store (RocksDB's own `default` included).
-const RESERVED_CFS: [&str; 4] = [CF_BLOCKS, CF_TXIDS, CF_META, "default"];
+const RESERVED_CFS: [&str; 5] = [CF_BLOCKS, CF_TXIDS, CF_HASHES, CF_META, "default"];
 
 const META_HEIGHT: &[u8] = b"height";
 const META_LAST_HASH: &[u8] = b"last_header_hash";
@@ -176,7 +179,7 @@ impl BlockStore {
 
         // Every column family must be named when opening: ours, the caller's, and any the
         // database already has (a missing database simply has none).
-        let mut names: Vec<String> = [CF_BLOCKS, CF_TXIDS, CF_META]
+        let mut names: Vec<String> = [CF_BLOCKS, CF_TXIDS, CF_HASHES, CF_META]
             .iter()
             .chain(extra_cfs)
             .map(|s| (*s).to_owned())
@@ -273,6 +276,7 @@ impl BlockStore {
         }
         let hash = block_header_hash(header).to_vec();
         let height = number + 1;
+        extra.put_cf(self.cf(CF_HASHES)?, &hash, number.to_be_bytes());
         extra.put_cf(blocks, number.to_be_bytes(), block.encode_to_vec());
         extra.put_cf(meta, META_HEIGHT, height.to_be_bytes());
         extra.put_cf(meta, META_LAST_HASH, &hash);
@@ -309,6 +313,26 @@ impl BlockStore {
         self.block_bytes(number)?
             .map(|bytes| decode_block(number, &bytes))
             .transpose()
+    }
+
+    /// The number of the block whose header hash is `hash`, if stored.
+    pub fn block_number_by_hash(&self, hash: &[u8]) -> Result<Option<u64>, BlockStoreError> {
+        self.db
+            .get_pinned_cf(self.cf(CF_HASHES)?, hash)?
+            .map(|value| {
+                <[u8; 8]>::try_from(value.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| BlockStoreError::Corrupt("hash index entry is not 8 bytes".into()))
+            })
+            .transpose()
+    }
+
+    /// The block whose header hash is `hash`, if stored.
+    pub fn block_by_hash(&self, hash: &[u8]) -> Result<Option<Block>, BlockStoreError> {
+        match self.block_number_by_hash(hash)? {
+            Some(number) => self.block(number),
+            None => Ok(None),
+        }
     }
 
     /// The last block; `None` when the store is empty.

@@ -65,6 +65,28 @@ fn blocks_round_trip() {
 }
 
 #[test]
+fn blocks_are_found_by_header_hash() {
+    let (_dir, store) = temp_store(&[]);
+    let mut chain = TestChain::new();
+    chain.push(1);
+    chain.push(2);
+    append_all(&store, &chain);
+    for (n, block) in chain.blocks.iter().enumerate() {
+        let hash = header_hash(block);
+        assert_eq!(store.block_number_by_hash(&hash), Ok(Some(n as u64)));
+        assert_eq!(
+            store.block_by_hash(&hash).expect("read").as_ref(),
+            Some(block)
+        );
+    }
+    assert_eq!(store.block_by_hash(&[7; 32]), Ok(None));
+    assert_eq!(
+        BlockStore::open(_dir.path().join("other"), &[CF_HASHES]).err(),
+        Some(BlockStoreError::ReservedColumnFamily(CF_HASHES.into()))
+    );
+}
+
+#[test]
 fn txids_are_indexed_first_occurrence_wins() {
     let (_dir, store) = temp_store(&[]);
     let mut chain = TestChain::new();
