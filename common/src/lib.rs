@@ -12,6 +12,7 @@
 //! - [`configtx`]: validating and applying channel config updates (CONFIG_UPDATE).
 //! - [`blockstore`]: the append-only RocksDB block store (blocks, txid index, height watch).
 //! - [`deliver`]: the Deliver protocol engine (seek requests → blocks and a final status).
+//! - [`localconfig`]: reading `core.yaml` / `orderer.yaml` with Fabric's env override rule.
 
 pub mod blockstore;
 pub mod channelconfig;
@@ -19,6 +20,7 @@ pub mod configtx;
 pub mod crypto;
 pub mod deliver;
 pub mod grpc;
+pub mod localconfig;
 pub mod msp;
 pub mod policy;
 pub mod protoutil;

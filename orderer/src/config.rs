@@ -18,25 +18,23 @@
 //! (there is no system channel), and with no file at all the defaults below plus the
 //! environment are enough to start a node.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
-use serde_yaml::{Mapping, Value};
-use weft_common::channelconfig::parse_go_duration;
+use serde::Deserialize;
+use serde_yaml::Value;
+use weft_common::localconfig::{self, Checker, Leaf, LoadError, join_host_port, null_as_default};
+#[cfg(test)]
+use weft_common::localconfig::{parse_byte_size, split_list};
 use weft_common::tls::TlsError;
+
+pub use weft_common::localconfig::{ConfigProblem, DEFAULT_CONFIG_DIR, FABRIC_CFG_PATH};
 
 /// The environment variable prefix of orderer overrides.
 pub const ENV_PREFIX: &str = "ORDERER";
 /// The file name stem Fabric looks for (`orderer.yaml` or `orderer.yml`).
 pub const CONFIG_NAME: &str = "orderer";
-/// The variable naming the directory that holds `orderer.yaml`.
-pub const FABRIC_CFG_PATH: &str = "FABRIC_CFG_PATH";
-/// The directory Fabric searches last.
-pub const DEFAULT_CONFIG_DIR: &str = "/etc/hyperledger/fabric";
 
 /// Default `General.ListenAddress`.
 pub const DEFAULT_LISTEN_ADDRESS: &str = "127.0.0.1";
@@ -115,21 +113,6 @@ pub const KNOWN_KEYS: &[&str] = &[
 // ---------------------------------------------------------------------------------------
 // Errors
 
-/// One problem found while validating the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The key, in Fabric's spelling (`General.TLS.Certificate`).
-    pub key: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.reason)
-    }
-}
-
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -150,16 +133,17 @@ pub enum ConfigError {
         source: serde_yaml::Error,
     },
     /// One or more values are invalid; every problem found is listed.
-    #[error("invalid orderer configuration: {}", join_problems(.0))]
+    #[error("invalid orderer configuration: {}", localconfig::join_problems(.0))]
     Invalid(Vec<ConfigProblem>),
 }
 
-fn join_problems(problems: &[ConfigProblem]) -> String {
-    problems
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+impl From<LoadError> for ConfigError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Read { path, source } => Self::Read { path, source },
+            LoadError::Parse { path, source } => Self::Parse { path, source },
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -396,11 +380,10 @@ pub struct ChannelParticipation {
 
 impl OrdererConfig {
     /// Loads the configuration the way the `orderer` binary does: `orderer.yaml` searched
-    /// in `$FABRIC_CFG_PATH`, `.`, `/etc/hyperledger/fabric` (none found: defaults only),
-    /// then the process environment's `ORDERER_*` overrides.
+    /// in `$FABRIC_CFG_PATH` (only there when set), else `.` and `/etc/hyperledger/fabric`
+    /// (none found: defaults only), then the process environment's `ORDERER_*` overrides.
     pub fn load() -> Result<Self, ConfigError> {
-        let cfg_path = std::env::var_os(FABRIC_CFG_PATH).map(PathBuf::from);
-        let file = find_config_file(cfg_path.as_deref());
+        let file = localconfig::find_config_file_from_env(CONFIG_NAME);
         Self::from_sources(file.as_deref(), std::env::vars())
     }
 
@@ -418,15 +401,11 @@ impl OrdererConfig {
         V: AsRef<str>,
     {
         let (tree, base) = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                let tree = parse_yaml(&text, path)?;
-                (tree, path.parent().map(Path::to_owned))
-            }
-            None => (Value::Mapping(Mapping::new()), None),
+            Some(path) => (
+                localconfig::read_yaml_file(path)?,
+                path.parent().map(Path::to_owned),
+            ),
+            None => (localconfig::empty_tree(), None),
         };
         let mut config = Self::from_tree(tree, base.as_deref(), env, file)?;
         config.config_file = file.map(Path::to_owned);
@@ -445,7 +424,7 @@ impl OrdererConfig {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let tree = parse_yaml(yaml, Path::new("<inline>"))?;
+        let tree = localconfig::parse_yaml(yaml, Path::new("<inline>"))?;
         Self::from_tree(tree, base_dir, env, None)
     }
 
@@ -460,130 +439,26 @@ impl OrdererConfig {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        apply_env_overrides(&mut tree, env);
-        let raw = RawConfig::deserialize(tree).map_err(|source| ConfigError::Parse {
-            path: file.map_or_else(|| PathBuf::from("<inline>"), Path::to_owned),
-            source,
-        })?;
+        localconfig::apply_env_overrides(&mut tree, ENV_PREFIX, KNOWN_KEYS, env);
+        let raw: RawConfig = localconfig::deserialize_tree(tree, file)?;
         validate(raw, base_dir)
     }
 }
 
-/// Fabric's search for `orderer.yaml` / `orderer.yml`: in `fabric_cfg_path` (the value
-/// of `FABRIC_CFG_PATH`) if given, then `.`, then `/etc/hyperledger/fabric`.
+/// Fabric's search for `orderer.yaml` / `orderer.yml`: only in `fabric_cfg_path` (the
+/// value of `FABRIC_CFG_PATH`) when given, else in `.`, then `/etc/hyperledger/fabric`.
 pub fn find_config_file(fabric_cfg_path: Option<&Path>) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = fabric_cfg_path.filter(|d| !d.as_os_str().is_empty()) {
-        dirs.push(dir.to_owned());
-    }
-    dirs.push(PathBuf::from("."));
-    dirs.push(PathBuf::from(DEFAULT_CONFIG_DIR));
-    dirs.iter().find_map(|dir| {
-        ["yaml", "yml"]
-            .iter()
-            .map(|ext| dir.join(format!("{CONFIG_NAME}.{ext}")))
-            .find(|p| p.is_file())
-    })
-}
-
-fn parse_yaml(text: &str, path: &Path) -> Result<Value, ConfigError> {
-    let value: Value = serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(match value {
-        // An empty file is an empty configuration.
-        Value::Null => Value::Mapping(Mapping::new()),
-        other => lowercase_keys(other),
-    })
-}
-
-/// Lower-cases every mapping key, recursively, so keys match without regard to case.
-fn lowercase_keys(value: Value) -> Value {
-    match value {
-        Value::Mapping(map) => Value::Mapping(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let k = match k {
-                        Value::String(s) => Value::String(s.to_lowercase()),
-                        other => other,
-                    };
-                    (k, lowercase_keys(v))
-                })
-                .collect(),
-        ),
-        Value::Tagged(tagged) => lowercase_keys(tagged.value),
-        other => other,
-    }
+    localconfig::find_config_file(CONFIG_NAME, fabric_cfg_path)
 }
 
 /// The environment variable overriding `key` (`General.TLS.Enabled` →
 /// `ORDERER_GENERAL_TLS_ENABLED`).
 pub fn env_var_name(key: &str) -> String {
-    format!("{ENV_PREFIX}_{}", key.replace('.', "_").to_uppercase())
-}
-
-fn apply_env_overrides<I, K, V>(tree: &mut Value, env: I)
-where
-    I: IntoIterator<Item = (K, V)>,
-    K: AsRef<str>,
-    V: AsRef<str>,
-{
-    // Names compare case-insensitively; an exactly upper-case name wins over others.
-    let mut vars: HashMap<String, (bool, String)> = HashMap::new();
-    for (name, value) in env {
-        let (name, value) = (name.as_ref(), value.as_ref());
-        if value.is_empty() {
-            continue;
-        }
-        let upper = name.to_uppercase();
-        if !upper.starts_with(ENV_PREFIX) {
-            continue;
-        }
-        let exact = upper == name;
-        match vars.get(&upper) {
-            Some((true, _)) if !exact => {}
-            _ => {
-                vars.insert(upper, (exact, value.to_owned()));
-            }
-        }
-    }
-    for key in KNOWN_KEYS {
-        if let Some((_, value)) = vars.get(&env_var_name(key)) {
-            set_path(tree, key, Value::String(value.clone()));
-        }
-    }
-}
-
-fn set_path(tree: &mut Value, key: &str, value: Value) {
-    let segments: Vec<String> = key.split('.').map(str::to_lowercase).collect();
-    let mut node = tree;
-    for (i, segment) in segments.iter().enumerate() {
-        if !node.is_mapping() {
-            *node = Value::Mapping(Mapping::new());
-        }
-        let Value::Mapping(map) = node else { return };
-        let k = Value::String(segment.clone());
-        if i + 1 == segments.len() {
-            map.insert(k, value);
-            return;
-        }
-        node = map.entry(k).or_insert(Value::Null);
-    }
+    localconfig::env_var_name(ENV_PREFIX, key)
 }
 
 // ---------------------------------------------------------------------------------------
 // The raw layer: every leaf is an optional YAML value, every section may be absent or null.
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-type Leaf = Option<Value>;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -734,261 +609,10 @@ struct RawChannelParticipation {
 }
 
 // ---------------------------------------------------------------------------------------
-// Validation: leaf conversions that record problems instead of failing fast.
-
-struct Checker<'a> {
-    base_dir: Option<&'a Path>,
-    problems: Vec<ConfigProblem>,
-}
-
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-impl Checker<'_> {
-    fn problem(&mut self, key: &str, reason: impl Into<String>) {
-        self.problems.push(ConfigProblem {
-            key: key.to_owned(),
-            reason: reason.into(),
-        });
-    }
-
-    /// A string; `None` when absent, null or empty.
-    fn string(&mut self, key: &str, leaf: &Leaf) -> Option<String> {
-        match leaf {
-            None | Some(Value::Null) => None,
-            Some(v) => match scalar_text(v) {
-                Some(s) if s.trim().is_empty() => None,
-                Some(s) => Some(s.trim().to_owned()),
-                None => {
-                    self.problem(key, "must be a single value");
-                    None
-                }
-            },
-        }
-    }
-
-    fn string_or(&mut self, key: &str, leaf: &Leaf, default: &str) -> String {
-        self.string(key, leaf).unwrap_or_else(|| default.to_owned())
-    }
-
-    fn path(&mut self, key: &str, leaf: &Leaf) -> Option<PathBuf> {
-        self.string(key, leaf).map(|s| self.resolve(&s))
-    }
-
-    fn resolve(&self, path: &str) -> PathBuf {
-        let p = PathBuf::from(path);
-        match self.base_dir {
-            Some(base) if p.is_relative() => base.join(p),
-            _ => p,
-        }
-    }
-
-    /// Go's `strconv.ParseBool`, plus YAML booleans and 0/1 numbers.
-    fn bool_or(&mut self, key: &str, leaf: &Leaf, default: bool) -> bool {
-        match leaf {
-            None | Some(Value::Null) => default,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-            Some(v) => match scalar_text(v).as_deref().map(str::trim) {
-                Some("") => default,
-                Some("1" | "t" | "T" | "true" | "TRUE" | "True") => true,
-                Some("0" | "f" | "F" | "false" | "FALSE" | "False") => false,
-                Some(other) => {
-                    self.problem(key, format!("{other:?} is not a boolean"));
-                    default
-                }
-                None => {
-                    self.problem(key, "must be a boolean");
-                    default
-                }
-            },
-        }
-    }
-
-    /// A non-negative integer; `None` when absent or empty.
-    fn integer(&mut self, key: &str, leaf: &Leaf) -> Option<u64> {
-        let text = self.string(key, leaf)?;
-        match text.parse::<u64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                self.problem(key, format!("{text:?} is not a non-negative integer"));
-                None
-            }
-        }
-    }
-
-    /// A port; absent, empty or 0 gives `None`.
-    fn port(&mut self, key: &str, leaf: &Leaf) -> Option<u16> {
-        let n = self.integer(key, leaf)?;
-        match u16::try_from(n) {
-            Ok(0) => None,
-            Ok(port) => Some(port),
-            Err(_) => {
-                self.problem(key, format!("port {n} is out of range"));
-                None
-            }
-        }
-    }
-
-    /// A positive size bounded by Go's int32 (gRPC message sizes); 0 or absent: default.
-    fn msg_size(&mut self, key: &str, leaf: &Leaf, default: usize) -> usize {
-        match self.integer(key, leaf) {
-            None | Some(0) => default,
-            Some(n) if n > i32::MAX as u64 => {
-                self.problem(key, format!("{n} exceeds {}", i32::MAX));
-                default
-            }
-            Some(n) => usize::try_from(n).unwrap_or(default),
-        }
-    }
-
-    /// A Go duration ("5s", "1m30s"); a bare number counts nanoseconds, as in Go.
-    fn duration(&mut self, key: &str, leaf: &Leaf) -> Option<Duration> {
-        if let Some(Value::Number(n)) = leaf {
-            return match n.as_u64() {
-                Some(nanos) => Some(Duration::from_nanos(nanos)),
-                None => {
-                    self.problem(key, format!("{n} is not a valid duration"));
-                    None
-                }
-            };
-        }
-        let text = self.string(key, leaf)?;
-        match parse_go_duration(&text) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.problem(key, e.to_string());
-                None
-            }
-        }
-    }
-
-    fn duration_or(&mut self, key: &str, leaf: &Leaf, default: Duration) -> Duration {
-        match self.duration(key, leaf) {
-            None => default,
-            Some(d) if d.is_zero() => default,
-            Some(d) => d,
-        }
-    }
-
-    /// A list: a YAML sequence, or text `[a, b]` (items trimmed), or a single item.
-    fn list(&mut self, key: &str, leaf: &Leaf) -> Vec<String> {
-        match leaf {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Sequence(items)) => {
-                let mut out = Vec::new();
-                for item in items {
-                    match item {
-                        Value::Null => {}
-                        v => match scalar_text(v) {
-                            Some(s) if s.trim().is_empty() => {}
-                            Some(s) => out.push(s.trim().to_owned()),
-                            None => self.problem(key, "list items must be single values"),
-                        },
-                    }
-                }
-                out
-            }
-            Some(v) => match scalar_text(v) {
-                Some(text) => split_list(&text),
-                None => {
-                    self.problem(key, "must be a list");
-                    Vec::new()
-                }
-            },
-        }
-    }
-
-    fn paths(&mut self, key: &str, leaf: &Leaf) -> Vec<PathBuf> {
-        self.list(key, leaf)
-            .iter()
-            .map(|s| self.resolve(s))
-            .collect()
-    }
-
-    /// A byte size: a number, or `<n> [K|M|G][B]` (binary multiples, as Fabric).
-    fn byte_size(&mut self, key: &str, leaf: &Leaf) -> Option<usize> {
-        let text = self.string(key, leaf)?;
-        match parse_byte_size(&text) {
-            Some(n) if n <= u64::from(u32::MAX) => usize::try_from(n).ok(),
-            Some(_) => {
-                self.problem(key, format!("{text:?} overflows uint32"));
-                None
-            }
-            None => {
-                self.problem(key, format!("{text:?} is not a byte size (e.g. 1 MB)"));
-                None
-            }
-        }
-    }
-
-    /// A `host:port` listen address.
-    fn listen_address(&mut self, key: &str, leaf: &Leaf, default: &str) -> String {
-        let address = self.string_or(key, leaf, default);
-        let port_ok = address
-            .rsplit_once(':')
-            .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
-        if !port_ok {
-            self.problem(key, format!("{address:?} is not of the form host:port"));
-        }
-        address
-    }
-}
-
-/// Splits Fabric's list text: `[a, b]` → ["a", "b"]; `a` → ["a"]; empty items dropped.
-fn split_list(text: &str) -> Vec<String> {
-    let text = text.trim();
-    let inner = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Fabric's byte sizes: digits, optional spaces, then k/m/g (any case) with an optional
-/// b; or digits alone.
-fn parse_byte_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, rest) = text.split_at(digits_end);
-    let n: u64 = digits.parse().ok()?;
-    let unit = rest.trim_start().to_ascii_lowercase();
-    let shift = match unit.strip_suffix('b').unwrap_or(&unit) {
-        "" if unit.is_empty() => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        _ => return None,
-    };
-    n.checked_mul(1u64 << shift)
-}
-
-fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
+// Validation
 
 fn validate(raw: RawConfig, base_dir: Option<&Path>) -> Result<OrdererConfig, ConfigError> {
-    let mut c = Checker {
-        base_dir,
-        problems: Vec::new(),
-    };
+    let mut c = Checker::new(base_dir);
     let g = &raw.general;
 
     // General.
@@ -1230,10 +854,7 @@ fn validate(raw: RawConfig, base_dir: Option<&Path>) -> Result<OrdererConfig, Co
         },
     };
 
-    if !c.problems.is_empty() {
-        return Err(ConfigError::Invalid(c.problems));
-    }
-    Ok(OrdererConfig {
+    c.finish(OrdererConfig {
         config_file: None,
         general,
         file_ledger,
@@ -1243,6 +864,7 @@ fn validate(raw: RawConfig, base_dir: Option<&Path>) -> Result<OrdererConfig, Co
         admin,
         channel_participation,
     })
+    .map_err(ConfigError::Invalid)
 }
 
 fn require_tls_files(c: &mut Checker<'_>, prefix: &str, cert: &Path, key: &Path) {

@@ -1,6 +1,6 @@
-//! `peer`: the Weft peer node. The endorser, ledger and deliver flows land with issues 4–7.
+//! `peer`: the Weft peer node and its administration commands (`peer node start`,
+//! `peer channel join|list|getinfo|fetch`, `peer version`). See [`weft_peer::cli`].
 
 fn main() -> std::process::ExitCode {
-    eprintln!("peer: the peer node is not built yet (see ARCHITECTURE.md, 'Not yet built')");
-    std::process::ExitCode::from(2)
+    weft_peer::cli::main_with(std::env::args_os())
 }

@@ -35,7 +35,29 @@ pub struct Ports {
     pub operations: u16,
 }
 
-fn free_port() -> u16 {
+/// The path of workspace binary `name`: cargo's `CARGO_BIN_EXE_<name>` when this file is
+/// compiled into the orderer's own tests, else the binary beside the test executable's
+/// directory (`target/<profile>/<name>`, built by a workspace-wide test run).
+pub fn binary(name: &str, from_cargo: Option<&'static str>) -> PathBuf {
+    if let Some(path) = from_cargo {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first (`cargo build --workspace --bins`; the workspace test run does)",
+        path.display()
+    );
+    path
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind 127.0.0.1:0")
         .local_addr()
@@ -283,7 +305,7 @@ Profiles:
             .open(&node.log)
             .expect("log file");
         let p = |path: &Path| path.display().to_string();
-        let child = Command::new(env!("CARGO_BIN_EXE_orderer"))
+        let child = Command::new(binary("orderer", option_env!("CARGO_BIN_EXE_orderer")))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("FABRIC_CFG_PATH", &cfg_dir)
@@ -367,7 +389,7 @@ Profiles:
     /// Runs `osnadmin` against node `i` with the orderer admin's TLS identity.
     pub fn osnadmin(&self, i: usize, args: &[&str]) -> std::process::Output {
         let admin = self.admin_tls_dir();
-        Command::new(env!("CARGO_BIN_EXE_osnadmin"))
+        Command::new(binary("osnadmin", option_env!("CARGO_BIN_EXE_osnadmin")))
             .args(args)
             .args(["-o", &format!("127.0.0.1:{}", self.nodes[i].ports.admin)])
             .args(["--ca-file", &self.orderer_tls_ca().display().to_string()])

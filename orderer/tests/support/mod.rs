@@ -100,7 +100,7 @@ impl Pki {
         weft_common::tls::server_config(
             &self.server_cert,
             &self.server_key,
-            Some(&[self.ca.clone()]),
+            Some(std::slice::from_ref(&self.ca)),
         )
         .expect("server config")
     }
@@ -108,7 +108,7 @@ impl Pki {
     /// A client trusting the test CA, with the test client identity.
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
         weft_common::tls::client_config(
-            &[self.ca.clone()],
+            std::slice::from_ref(&self.ca),
             Some((&self.client_cert, &self.client_key)),
         )
         .expect("client config")
@@ -116,13 +116,13 @@ impl Pki {
 
     /// A client trusting the test CA without any identity.
     pub fn anonymous_client_config(&self) -> Arc<rustls::ClientConfig> {
-        weft_common::tls::client_config(&[self.ca.clone()], None).expect("client config")
+        weft_common::tls::client_config(std::slice::from_ref(&self.ca), None).expect("client config")
     }
 
     /// A client trusting the test CA, presenting a certificate of another CA.
     pub fn rogue_client_config(&self) -> Arc<rustls::ClientConfig> {
         weft_common::tls::client_config(
-            &[self.ca.clone()],
+            std::slice::from_ref(&self.ca),
             Some((&self.rogue_cert, &self.rogue_key)),
         )
         .expect("client config")

@@ -1,0 +1,246 @@
+//! `/protos.Endorser/ProcessProposal`, in Fabric's order:
+//!
+//! 1. unpack the signed proposal (a malformed one is a gRPC error naming what is wrong);
+//! 2. find the channel (`channel 'x' not found` as a 500 response), or use the local MSP
+//!    for channel-less calls;
+//! 3. pre-process: header type, epoch, nonce, creator, txid, signature by a valid creator
+//!    of the channel (or local) MSPs; on a channel, a txid already in the ledger is refused
+//!    and application chaincodes need `peer/Propose`. Failures are gRPC errors with
+//!    Fabric's messages (`error validating proposal: access denied: …`);
+//! 4. invoke: system chaincodes answer directly (each checks its own ACLs); a response
+//!    with status ≥ 400, or any channel-less call, comes back without endorsement;
+//! 5. endorse: the proposal response payload (proposal hash, the chaincode action) signed
+//!    with the peer's identity.
+//!
+//! Application chaincodes are invoked through the chaincode support of the endorser
+//! issue; until a chaincode is defined and launched, proposals to it get Fabric's
+//! "make sure the chaincode … has been successfully defined" answer.
+
+use std::sync::Arc;
+
+use prost::Message;
+use weft_common::msp::{Msp, MspManager, SigningIdentity};
+use weft_common::protoutil::{self, UnpackedProposal};
+use weft_proto::msp::SerializedIdentity;
+use weft_proto::protos::{
+    ChaincodeAction, ChaincodeId, ProposalResponse, Response, SignedProposal,
+};
+
+use crate::acl::{AclProvider, resources};
+use crate::channel::Channel;
+use crate::channels::Channels;
+use crate::scc::{self, SystemContext};
+
+/// The version the chaincode id of a system chaincode carries in its endorsements.
+const SYSTEM_CHAINCODE_VERSION: &str = "syscc";
+
+/// A proposal refused before invocation: the gRPC error message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProposalRejected(pub String);
+
+/// The endorser service's state.
+#[derive(Debug, Clone)]
+pub struct Endorser {
+    channels: Arc<Channels>,
+    local_msp: Arc<Msp>,
+    signer: Arc<SigningIdentity>,
+    acl: AclProvider,
+}
+
+impl Endorser {
+    /// An endorser over `channels`, checking channel-less calls against `local_msp` and
+    /// signing endorsements with `signer`.
+    pub fn new(channels: Arc<Channels>, local_msp: Arc<Msp>, signer: Arc<SigningIdentity>) -> Self {
+        let acl = AclProvider::new(local_msp.clone());
+        Self {
+            channels,
+            local_msp,
+            signer,
+            acl,
+        }
+    }
+
+    /// The peer's ACLs.
+    pub fn acl(&self) -> &AclProvider {
+        &self.acl
+    }
+
+    /// Processes one signed proposal. `Err` is a refusal before invocation (a gRPC error
+    /// for the client); every later outcome is a `ProposalResponse`.
+    pub async fn process_proposal(
+        &self,
+        signed: SignedProposal,
+    ) -> Result<ProposalResponse, ProposalRejected> {
+        let proposal =
+            protoutil::unpack_proposal(&signed).map_err(|e| ProposalRejected(e.to_string()))?;
+        let channel = if proposal.channel_id().is_empty() {
+            None
+        } else {
+            match self.channels.get(proposal.channel_id()) {
+                Some(channel) => Some(channel),
+                None => {
+                    return Ok(failure(format!(
+                        "channel '{}' not found",
+                        proposal.channel_id()
+                    )));
+                }
+            }
+        };
+        self.pre_process(&proposal, channel.as_deref())?;
+
+        let name = proposal.chaincode_name.clone();
+        if scc::is_system_chaincode(&name) {
+            let ctx = SystemContext {
+                channels: self.channels.clone(),
+                acl: self.acl.clone(),
+            };
+            let proposal = Arc::new(proposal);
+            let invoked = proposal.clone();
+            let response = tokio::task::spawn_blocking(move || {
+                scc::invoke(&ctx, &invoked.chaincode_name, &invoked)
+            })
+            .await
+            .map_err(|e| ProposalRejected(format!("system chaincode {name} failed: {e}")))?
+            .unwrap_or_else(|| failure_response(format!("unknown system chaincode {name}")));
+            return Ok(self.finish(&proposal, channel.is_some(), &name, response, Vec::new()));
+        }
+
+        Ok(failure(format!(
+            "make sure the chaincode {name} has been successfully defined on channel {} and try again: chaincode {name} not found",
+            proposal.channel_id()
+        )))
+    }
+
+    /// Fabric's `preProcess`: header checks, the creator and its signature, then (on a
+    /// channel) txid uniqueness and the `peer/Propose` ACL for application chaincodes.
+    fn pre_process(
+        &self,
+        proposal: &UnpackedProposal,
+        channel: Option<&Channel>,
+    ) -> Result<(), ProposalRejected> {
+        let invalid = |e: String| ProposalRejected(format!("error validating proposal: {e}"));
+        proposal
+            .check_header()
+            .map_err(|e| invalid(e.to_string()))?;
+        let channel_id = proposal.channel_id();
+        let mspid = SerializedIdentity::decode(proposal.creator())
+            .map(|id| id.mspid)
+            .map_err(|_| {
+                invalid(format!(
+                    "access denied: channel [{channel_id}] creator org unknown, creator is malformed"
+                ))
+            })?;
+        let denied = || {
+            invalid(format!(
+                "access denied: channel [{channel_id}] creator org [{mspid}]"
+            ))
+        };
+        let signed = proposal.signed_data();
+        match channel {
+            Some(channel) => {
+                let config = channel.config();
+                verify_creator(config.msp_manager(), &signed).map_err(|reason| {
+                    tracing::debug!(%reason, "proposal creator refused");
+                    denied()
+                })?;
+            }
+            None => {
+                let identity = self
+                    .local_msp
+                    .deserialize_identity(&signed.identity)
+                    .map_err(|_| denied())?;
+                self.local_msp.validate(&identity).map_err(|_| denied())?;
+                identity
+                    .verify(&signed.data, &signed.signature)
+                    .map_err(|_| denied())?;
+                return Ok(());
+            }
+        }
+        let Some(channel) = channel else {
+            return Ok(());
+        };
+        let txid = proposal.tx_id();
+        let duplicate = channel
+            .ledger()
+            .block_store()
+            .contains_txid(txid)
+            .map_err(|e| ProposalRejected(format!("cannot check the txid: {e}")))?;
+        if duplicate {
+            return Err(ProposalRejected(format!(
+                "duplicate transaction found [{txid}]. Creator [{}]",
+                hex::encode(proposal.creator())
+            )));
+        }
+        if !scc::is_system_chaincode(&proposal.chaincode_name) {
+            self.acl
+                .check(resources::PEER_PROPOSE, Some(&channel.config()), &signed)
+                .map_err(|e| ProposalRejected(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Turns a chaincode's response into the proposal response Fabric gives: unendorsed
+    /// for status ≥ 400 (with the payload when ≥ 500) and for channel-less calls, else
+    /// endorsed by this peer.
+    fn finish(
+        &self,
+        proposal: &UnpackedProposal,
+        on_channel: bool,
+        chaincode: &str,
+        response: Response,
+        results: Vec<u8>,
+    ) -> ProposalResponse {
+        let action = ChaincodeAction {
+            results,
+            events: Vec::new(),
+            response: Some(response.clone()),
+            chaincode_id: Some(ChaincodeId {
+                name: chaincode.to_owned(),
+                version: SYSTEM_CHAINCODE_VERSION.to_owned(),
+                path: String::new(),
+            }),
+        };
+        let prp = protoutil::create_proposal_response_payload(&proposal.proposal_hash, &action);
+        if response.status >= scc::ERROR {
+            return protoutil::unendorsed_proposal_response(response, Some(prp));
+        }
+        if !on_channel || response.status >= 400 {
+            return protoutil::unendorsed_proposal_response(response, None);
+        }
+        match protoutil::create_proposal_response(response, prp, self.signer.as_ref()) {
+            Ok(endorsed) => endorsed,
+            Err(e) => failure(format!("error endorsing the response: {e}")),
+        }
+    }
+}
+
+/// The creator deserializes with the channel's MSPs, is valid, and signed the proposal.
+fn verify_creator(
+    msps: &MspManager,
+    signed: &weft_common::policy::SignedData<'_>,
+) -> Result<(), String> {
+    let identity = msps
+        .deserialize_identity(&signed.identity)
+        .map_err(|e| e.to_string())?;
+    msps.validate(&identity).map_err(|e| e.to_string())?;
+    identity
+        .verify(&signed.data, &signed.signature)
+        .map_err(|e| e.to_string())
+}
+
+fn failure_response(message: String) -> Response {
+    Response {
+        status: scc::ERROR,
+        message,
+        payload: Vec::new(),
+    }
+}
+
+/// An unendorsed 500 response.
+fn failure(message: String) -> ProposalResponse {
+    protoutil::unendorsed_proposal_response(failure_response(message), None)
+}
+
+#[cfg(test)]
+mod tests;

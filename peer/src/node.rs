@@ -1,0 +1,186 @@
+//! `peer node start`: wires the peer together and runs it until shutdown.
+//!
+//! One gRPC listener (`peer.listenAddress`) serves the Endorser and Deliver services.
+//! Each joined channel runs a deliver client pulling blocks from its orderers and a
+//! committer validating and committing them in order ([`crate::committer`]).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use weft_common::grpc::{self, ServerOptions};
+use weft_common::msp::{Msp, MspDir, SigningIdentity};
+use weft_proto::protos::deliver_server::DeliverServer;
+use weft_proto::protos::endorser_server::EndorserServer;
+
+use crate::channels::{Channels, JoinError};
+use crate::committer::ChannelRunner;
+use crate::config::PeerConfig;
+use crate::deliver::DeliverService;
+use crate::endorser::Endorser;
+use crate::service::EndorserService;
+
+/// Why the node could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The local MSP could not be loaded or has no usable signing identity.
+    #[error("local MSP: {0}")]
+    Msp(String),
+    /// TLS material could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The joined channels could not be opened.
+    #[error("channels: {0}")]
+    Channels(#[from] JoinError),
+    /// The gRPC server failed.
+    #[error("server: {0}")]
+    Serve(String),
+}
+
+/// Binds `peer.listenAddress` and runs the node until SIGINT/SIGTERM.
+pub async fn run(config: PeerConfig) -> Result<(), NodeError> {
+    let address = config.peer.listen_address.clone();
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|source| NodeError::Bind { address, source })?;
+    serve(config, listener, shutdown_signal()).await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// The peer's identity: its MSP and signing identity.
+fn load_identity(config: &PeerConfig) -> Result<(Arc<Msp>, Arc<SigningIdentity>), NodeError> {
+    let dir = MspDir::load(&config.peer.msp_config_path, &config.peer.local_msp_id)
+        .map_err(|e| NodeError::Msp(format!("{}: {e}", config.peer.msp_config_path.display())))?;
+    let msp = dir.msp().map_err(|e| NodeError::Msp(e.to_string()))?;
+    let signer = dir
+        .signing_identity
+        .ok_or_else(|| NodeError::Msp("no signing identity (signcerts/ and keystore/)".into()))?;
+    if signer
+        .identity()
+        .is_expired_at(time::OffsetDateTime::now_utc())
+    {
+        return Err(NodeError::Msp(format!(
+            "the signing certificate expired at {}",
+            signer.identity().not_after()
+        )));
+    }
+    Ok((Arc::new(msp), Arc::new(signer)))
+}
+
+fn tls_error(e: impl std::fmt::Display) -> NodeError {
+    NodeError::Tls(e.to_string())
+}
+
+/// The gRPC server's TLS config, when TLS is on.
+fn server_tls(config: &PeerConfig) -> Result<Option<Arc<rustls::ServerConfig>>, NodeError> {
+    let tls = &config.peer.tls;
+    if !tls.enabled {
+        return Ok(None);
+    }
+    let config = if tls.client_auth_required {
+        weft_common::tls::server_config(&tls.cert_file, &tls.key_file, Some(&tls.client_root_cas))
+    } else {
+        weft_common::tls::server_config(&tls.cert_file, &tls.key_file, None)
+    };
+    config.map(Some).map_err(tls_error)
+}
+
+/// Runs the node on a bound listener until `shutdown` completes.
+pub async fn serve(
+    config: PeerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let (local_msp, signer) = load_identity(&config)?;
+    let tls = server_tls(&config)?;
+    let file_system_path = config.peer.file_system_path.clone();
+    let channels = Arc::new(
+        tokio::task::spawn_blocking(move || Channels::open(&file_system_path))
+            .await
+            .map_err(|e| NodeError::Serve(e.to_string()))??,
+    );
+    let runner = Arc::new(
+        ChannelRunner::new(&config, signer.clone(), tokio::runtime::Handle::current())
+            .map_err(tls_error)?,
+    );
+    channels.set_starter(runner.clone());
+
+    let endorser = Endorser::new(channels.clone(), local_msp, signer);
+    let mutual_tls = config.peer.tls.enabled && config.peer.tls.client_auth_required;
+    let deliver = DeliverService::new(channels.clone(), endorser.acl().clone(), mutual_tls);
+    let max_recv = config.peer.max_recv_msg_size;
+    let max_send = config.peer.max_send_msg_size;
+    let options = ServerOptions {
+        keepalive_interval: config.peer.keepalive.interval,
+        keepalive_timeout: config.peer.keepalive.timeout,
+        ..ServerOptions::default()
+    };
+    let router = grpc::server(&options)
+        .add_service(
+            EndorserServer::new(EndorserService::new(endorser))
+                .max_decoding_message_size(max_recv)
+                .max_encoding_message_size(max_send),
+        )
+        .add_service(
+            DeliverServer::new(deliver)
+                .max_decoding_message_size(max_recv)
+                .max_encoding_message_size(max_send),
+        );
+    let incoming = grpc::incoming_with_timeout(listener, tls, options.handshake_timeout);
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let server = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+    });
+    tracing::info!(
+        peer = %config.peer.id,
+        listen = %config.peer.listen_address,
+        channels = ?channels.ids(),
+        "peer started"
+    );
+    tokio::pin!(server);
+    let result = tokio::select! {
+        () = shutdown => Ok(()),
+        done = &mut server => match done {
+            Ok(Ok(())) => Err(NodeError::Serve("the gRPC server stopped unexpectedly".into())),
+            Ok(Err(e)) => Err(NodeError::Serve(e)),
+            Err(e) => Err(NodeError::Serve(e.to_string())),
+        },
+    };
+    let _ = stop_tx.send(true);
+    runner.stop().await;
+    if result.is_ok() {
+        let _ = server.await;
+    }
+    tracing::info!("peer stopped");
+    result
+}
