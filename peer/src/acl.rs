@@ -141,9 +141,7 @@ impl AclProvider {
                     .map_err(|e| denied(format!("policy {path}: {e}")))
             }
             AclPolicy::LocalAdmins => self.check_local(signed, Role::Admin).map_err(&denied),
-            AclPolicy::LocalMembers => self
-                .check_local(signed, Role::Member)
-                .map_err(&denied),
+            AclPolicy::LocalMembers => self.check_local(signed, Role::Member).map_err(&denied),
         }
     }
 

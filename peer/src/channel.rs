@@ -11,7 +11,7 @@ use weft_common::protoutil;
 use weft_proto::common::Block;
 use weft_proto::protos::TxValidationCode;
 
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, config_tx_updates};
 use crate::validation::{BlockValidator, ValidationError};
 
 /// How many commit notices a slow subscriber may fall behind before it misses some.
@@ -108,10 +108,17 @@ impl Channel {
         config.check_capabilities_supported()?;
         let ledger = Ledger::open(dir)?;
         if ledger.height() == 0 {
+            // The genesis config transaction is valid by definition; its ConfigEnvelope is
+            // stored like every later config transaction's.
+            let envelope = protoutil::extract_envelope(genesis, 0)
+                .and_then(|e| {
+                    protoutil::unpack_envelope(&e).map(|u| (u.tx_id().to_owned(), u.data))
+                })
+                .map_err(|e| ChannelError::Genesis(e.to_string()))?;
             let mut block = genesis.clone();
             let filter = vec![TxValidationCode::Valid as u8];
             protoutil::set_transactions_filter(&mut block, filter);
-            ledger.commit(&block, &[])?;
+            ledger.commit(&block, &[config_tx_updates(0, &envelope.0, &envelope.1)])?;
         }
         Self::with(config.channel_id().to_owned(), Arc::new(ledger), config)
     }

@@ -28,7 +28,10 @@ mod tests;
 pub use history::HistoryEntry;
 pub use snapshot::LedgerSnapshot;
 pub use store::Ledger;
-pub use updates::{tx_updates_from_rwset, updates_of_committed_block};
+pub use updates::{
+    CHANNEL_CONFIG_KEY, PEER_NAMESPACE, config_tx_updates, ns_updates_from_kv,
+    tx_updates_from_rwset, updates_of_committed_block,
+};
 
 /// The height of a committed write: the block and the transaction index in it. Ordered
 /// as Fabric orders versions (block first).

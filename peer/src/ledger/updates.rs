@@ -13,13 +13,17 @@ use weft_proto::rwset::TxReadWriteSet;
 
 use super::{KeyMetadata, KeyMetadataWrite, KeyWrite, LedgerError, NsUpdates, TxUpdates};
 
-/// The public writes of transaction `tx_num` (id `txid`) from its read-write set.
+/// The public writes of transaction `tx_num` (id `txid`) from its read-write set, with
+/// Fabric's rules (the validator and recovery both use this, so a replayed block writes
+/// exactly what the live commit wrote):
 ///
-/// Each `NsReadWriteSet.rwset` is decoded as a `KVRWSet`; its writes become
-/// [`KeyWrite`]s (`is_delete` → `None`), its metadata writes [`KeyMetadataWrite`]s
-/// (entries by name, a repeated name keeping its last value). Namespaces keep their rwset
-/// order, including those without writes. Collection hashed writes are not carried (no
-/// private data yet).
+/// - a write with `is_delete` or an empty value is a delete (`rwsetutil.IsKVWriteDelete`);
+/// - a key written more than once in one namespace is written once: deleted if any of
+///   its writes is a delete, otherwise with its last value;
+/// - a key's metadata entries are kept by name (a repeated key keeps its last write), no
+///   entries clearing the metadata;
+/// - namespaces keep their rwset order; those without public writes are left out;
+/// - collection hashed writes are not carried (no private data yet).
 pub fn tx_updates_from_rwset(
     tx_num: u64,
     txid: &str,
@@ -35,9 +39,12 @@ pub fn tx_updates_from_rwset(
                     ns.namespace
                 ))
             })?;
-            Ok(ns_updates(&ns.namespace, kv))
+            Ok(ns_updates_from_kv(&ns.namespace, &kv))
         })
-        .collect::<Result<_, LedgerError>>()?;
+        .collect::<Result<Vec<_>, LedgerError>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     Ok(TxUpdates {
         tx_num,
         txid: txid.to_owned(),
@@ -45,37 +52,81 @@ pub fn tx_updates_from_rwset(
     })
 }
 
-fn ns_updates(namespace: &str, kv: KvrwSet) -> NsUpdates {
-    let writes = kv
-        .writes
-        .into_iter()
-        .map(|w| KeyWrite {
-            key: w.key,
-            value: (!w.is_delete).then_some(w.value),
-        })
-        .collect();
-    let metadata_writes = kv
-        .metadata_writes
-        .into_iter()
-        .map(|m| KeyMetadataWrite {
-            key: m.key,
-            entries: m
-                .entries
-                .into_iter()
-                .map(|e| (e.name, e.value))
-                .collect::<KeyMetadata>(),
-        })
-        .collect();
-    NsUpdates {
+/// The updates of one namespace's `KVRWSet` under the rules of [`tx_updates_from_rwset`];
+/// `None` when it writes nothing.
+pub fn ns_updates_from_kv(namespace: &str, kv: &KvrwSet) -> Option<NsUpdates> {
+    if kv.writes.is_empty() && kv.metadata_writes.is_empty() {
+        return None;
+    }
+    let mut writes: Vec<KeyWrite> = Vec::with_capacity(kv.writes.len());
+    let mut index = std::collections::HashMap::new();
+    for write in &kv.writes {
+        let value = (!write.is_delete && !write.value.is_empty()).then(|| write.value.clone());
+        match index.get(write.key.as_str()) {
+            None => {
+                index.insert(write.key.as_str(), writes.len());
+                writes.push(KeyWrite {
+                    key: write.key.clone(),
+                    value,
+                });
+            }
+            Some(&i) => {
+                let existing: &mut KeyWrite = &mut writes[i];
+                if existing.value.is_some() {
+                    existing.value = value;
+                }
+            }
+        }
+    }
+    let mut metadata_writes: Vec<KeyMetadataWrite> = Vec::with_capacity(kv.metadata_writes.len());
+    for write in &kv.metadata_writes {
+        let entries: KeyMetadata = write
+            .entries
+            .iter()
+            .map(|e| (e.name.clone(), e.value.clone()))
+            .collect();
+        match metadata_writes.iter_mut().find(|w| w.key == write.key) {
+            Some(existing) => existing.entries = entries,
+            None => metadata_writes.push(KeyMetadataWrite {
+                key: write.key.clone(),
+                entries,
+            }),
+        }
+    }
+    Some(NsUpdates {
         namespace: namespace.to_owned(),
         writes,
         metadata_writes,
+    })
+}
+
+/// The namespace of the peer's own state entries (Fabric's `peerNamespace`).
+pub const PEER_NAMESPACE: &str = "";
+/// The key under which a valid CONFIG transaction stores its `ConfigEnvelope` bytes
+/// (Fabric's `ConfigTxProcessor`).
+pub const CHANNEL_CONFIG_KEY: &str = "CHANNEL_CONFIG_ENV_BYTES";
+
+/// The state update of a valid CONFIG transaction (the genesis block's included): its
+/// `ConfigEnvelope` bytes under [`CHANNEL_CONFIG_KEY`] in [`PEER_NAMESPACE`], as Fabric's
+/// peer writes them.
+pub fn config_tx_updates(tx_num: u64, txid: &str, config_envelope: &[u8]) -> TxUpdates {
+    TxUpdates {
+        tx_num,
+        txid: txid.to_owned(),
+        namespaces: vec![NsUpdates {
+            namespace: PEER_NAMESPACE.to_owned(),
+            writes: vec![KeyWrite {
+                key: CHANNEL_CONFIG_KEY.to_owned(),
+                value: Some(config_envelope.to_vec()),
+            }],
+            metadata_writes: Vec::new(),
+        }],
     }
 }
 
 /// The updates a committed block made: those of its transactions whose
-/// TRANSACTIONS_FILTER code is VALID and whose type is ENDORSER_TRANSACTION (config
-/// transactions write no state), in block order.
+/// TRANSACTIONS_FILTER code is VALID — endorser transactions' rwsets and config
+/// transactions' [`config_tx_updates`] — in block order.
 ///
 /// A VALID endorser transaction that does not unpack, or whose rwset does not decode,
 /// means the block was not validated as it claims: [`LedgerError::Corrupt`].
@@ -90,17 +141,36 @@ pub fn updates_of_committed_block(block: &Block) -> Result<Vec<TxUpdates>, Ledge
         if tx_validation_code_at(filter, index) != Some(TxValidationCode::Valid) {
             continue;
         }
+        let tx_num = u64::try_from(index)
+            .map_err(|_| LedgerError::Corrupt(format!("block {number}: tx index {index}")))?;
+        if let Some((txid, config_envelope)) = valid_config_tx(number, index, entry)? {
+            out.push(config_tx_updates(tx_num, &txid, &config_envelope));
+            continue;
+        }
         let Some(tx) = valid_endorser_tx(number, index, entry)? else {
             continue;
         };
         let rwset = tx_rwset(number, index, &tx)?;
-        let tx_num = u64::try_from(index)
-            .map_err(|_| LedgerError::Corrupt(format!("block {number}: tx index {index}")))?;
         let updates = tx_updates_from_rwset(tx_num, tx.envelope.tx_id(), &rwset)
             .map_err(|e| LedgerError::Corrupt(format!("block {number} tx {index}: {e}")))?;
         out.push(updates);
     }
     Ok(out)
+}
+
+/// Entry `index` of committed block `number`, known VALID, as (txid, ConfigEnvelope
+/// bytes) if it is a CONFIG transaction.
+fn valid_config_tx(
+    number: u64,
+    index: usize,
+    entry: &[u8],
+) -> Result<Option<(String, Vec<u8>)>, LedgerError> {
+    let envelope = unpack_envelope_bytes(entry)
+        .map_err(|e| LedgerError::Corrupt(format!("block {number} tx {index} (VALID): {e}")))?;
+    if envelope.header_type() != HeaderType::Config as i32 {
+        return Ok(None);
+    }
+    Ok(Some((envelope.tx_id().to_owned(), envelope.data.clone())))
 }
 
 /// Unpacks entry `index` of committed block `number`, known VALID: `None` if it is not

@@ -7,13 +7,7 @@ use weft_common::channelconfig::ChannelConfig;
 use weft_common::configtx::{config_update_envelope_from, propose_update};
 use weft_proto::common::ConfigEnvelope;
 
-use crate::ledger::{KeyWrite, NsUpdates, TxUpdates};
-
-/// The namespace of the peer's own state entries (Fabric's `peerNamespace`).
-pub const PEER_NAMESPACE: &str = "";
-/// The key under which a valid CONFIG transaction stores its `ConfigEnvelope` bytes
-/// (Fabric's `ConfigTxProcessor`).
-pub const CHANNEL_CONFIG_KEY: &str = "CHANNEL_CONFIG_ENV_BYTES";
+pub use crate::ledger::{CHANNEL_CONFIG_KEY, PEER_NAMESPACE, config_tx_updates};
 
 /// Checks the `ConfigEnvelope` bytes of a CONFIG transaction against `current` and
 /// returns the channel config it establishes; the error is the reason for
@@ -53,21 +47,4 @@ pub(crate) fn next_config(current: &ChannelConfig, data: &[u8]) -> Result<Channe
     }
     ChannelConfig::from_config_envelope_bytes(current.channel_id(), data.to_vec())
         .map_err(|e| format!("the new config is invalid: {e}"))
-}
-
-/// The state update of a valid CONFIG transaction: its `ConfigEnvelope` bytes under
-/// [`CHANNEL_CONFIG_KEY`] in [`PEER_NAMESPACE`], as Fabric's peer writes them.
-pub(crate) fn config_tx_updates(tx_num: u64, txid: &str, data: &[u8]) -> TxUpdates {
-    TxUpdates {
-        tx_num,
-        txid: txid.to_owned(),
-        namespaces: vec![NsUpdates {
-            namespace: PEER_NAMESPACE.to_owned(),
-            writes: vec![KeyWrite {
-                key: CHANNEL_CONFIG_KEY.to_owned(),
-                value: Some(data.to_vec()),
-            }],
-            metadata_writes: Vec::new(),
-        }],
-    }
 }

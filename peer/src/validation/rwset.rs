@@ -5,7 +5,7 @@ use prost::Message;
 use weft_proto::kvrwset::{HashedRwSet, KvrwSet};
 use weft_proto::rwset::TxReadWriteSet;
 
-use crate::ledger::{KeyMetadata, KeyMetadataWrite, KeyWrite, NsUpdates, TxUpdates};
+use crate::ledger::TxUpdates;
 
 /// A decoded `TxReadWriteSet`: every namespace's `KVRWSet` and collection `HashedRWSet`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -97,74 +97,19 @@ impl ParsedRwSet {
         self.namespaces.iter().find(|ns| ns.namespace == name)
     }
 
-    /// The transaction's public writes as the ledger applies them, with Fabric's rules:
-    /// a write with an empty value is a delete (`rwsetutil.IsKVWriteDelete`); a key
-    /// written more than once in one namespace is written once, deleted if any of its
-    /// writes is a delete (as Fabric's `txOps` decides) and otherwise with its last value;
-    /// a key's metadata entries are kept by name (a repeated name keeps its last value),
-    /// no entries clearing the metadata. Namespaces keep their rwset order; those
-    /// without public writes are left out (a read-only namespace may be one the ledger
-    /// cannot even name); collection writes are not carried (no private data store).
+    /// The transaction's public writes as the ledger applies them
+    /// ([`crate::ledger::ns_updates_from_kv`]: Fabric's rules, shared with recovery).
     pub fn to_tx_updates(&self, tx_num: u64, txid: &str) -> TxUpdates {
-        let namespaces = self
-            .namespaces
-            .iter()
-            .filter(|ns| !ns.kv.writes.is_empty() || !ns.kv.metadata_writes.is_empty())
-            .map(|ns| NsUpdates {
-                namespace: ns.namespace.clone(),
-                writes: public_writes(&ns.kv),
-                metadata_writes: metadata_writes(&ns.kv),
-            })
-            .collect();
         TxUpdates {
             tx_num,
             txid: txid.to_owned(),
-            namespaces,
+            namespaces: self
+                .namespaces
+                .iter()
+                .filter_map(|ns| crate::ledger::ns_updates_from_kv(&ns.namespace, &ns.kv))
+                .collect(),
         }
     }
-}
-
-fn public_writes(kv: &KvrwSet) -> Vec<KeyWrite> {
-    let mut out: Vec<KeyWrite> = Vec::with_capacity(kv.writes.len());
-    let mut index = std::collections::HashMap::new();
-    for write in &kv.writes {
-        let value = (!write.is_delete && !write.value.is_empty()).then(|| write.value.clone());
-        match index.get(write.key.as_str()) {
-            None => {
-                index.insert(write.key.as_str(), out.len());
-                out.push(KeyWrite {
-                    key: write.key.clone(),
-                    value,
-                });
-            }
-            Some(&i) => {
-                let existing: &mut KeyWrite = &mut out[i];
-                if existing.value.is_some() {
-                    existing.value = value;
-                }
-            }
-        }
-    }
-    out
-}
-
-fn metadata_writes(kv: &KvrwSet) -> Vec<KeyMetadataWrite> {
-    let mut out: Vec<KeyMetadataWrite> = Vec::with_capacity(kv.metadata_writes.len());
-    for write in &kv.metadata_writes {
-        let entries: KeyMetadata = write
-            .entries
-            .iter()
-            .map(|e| (e.name.clone(), e.value.clone()))
-            .collect();
-        match out.iter_mut().find(|w| w.key == write.key) {
-            Some(existing) => existing.entries = entries,
-            None => out.push(KeyMetadataWrite {
-                key: write.key.clone(),
-                entries,
-            }),
-        }
-    }
-    out
 }
 
 impl NsRwSet {
@@ -229,6 +174,7 @@ impl NsRwSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::{KeyMetadata, KeyMetadataWrite, KeyWrite};
     use weft_proto::kvrwset::{KvMetadataEntry, KvMetadataWrite, KvWrite};
     use weft_proto::rwset::NsReadWriteSet;
 

@@ -139,13 +139,17 @@ fn invalid_transactions_write_nothing_but_are_indexed() {
     assert!(ledger.history("cc", "b").expect("history").is_empty());
     assert_eq!(ledger.history("cc", "a").expect("history").len(), 1);
 
-    // Only the two valid endorser transactions carry updates.
+    // Only the valid transactions carry updates (the config one its ConfigEnvelope).
     let updates = updates_of_committed_block(&block).expect("updates");
     assert_eq!(
         updates.iter().map(|u| u.tx_num).collect::<Vec<_>>(),
-        vec![0, 3]
+        vec![0, 2, 3]
     );
-    assert_eq!(updates[1].txid, txs[3].txid);
+    assert_eq!(
+        updates[1].namespaces[0].namespace,
+        crate::ledger::PEER_NAMESPACE
+    );
+    assert_eq!(updates[2].txid, txs[3].txid);
 
     // Every transaction is in the txid index, invalid or config ones too.
     for (index, tx) in txs.iter().enumerate() {
@@ -283,7 +287,8 @@ fn rwsets_decode_into_updates() {
     let updates = crate::ledger::tx_updates_from_rwset(4, "t", &rw.build()).expect("updates");
     assert_eq!(updates.tx_num, 4);
     assert_eq!(updates.txid, "t");
-    assert_eq!(updates.namespaces.len(), 2);
+    // Namespace "b" writes nothing: left out.
+    assert_eq!(updates.namespaces.len(), 1);
     let a = &updates.namespaces[0];
     assert_eq!(a.namespace, "a");
     assert_eq!(
@@ -300,7 +305,6 @@ fn rwsets_decode_into_updates() {
         ]
     );
     assert_eq!(a.metadata_writes[0].entries, md(&[("P", b"p"), ("Q", b"")]));
-    assert!(updates.namespaces[1].writes.is_empty());
 
     let mut broken = rw.build();
     broken.ns_rwset[0].rwset = vec![0x1a, 0x05, 0x0a];

@@ -224,14 +224,18 @@ impl Signers {
     }
 }
 
-/// The updates a validator would hand over for `txs`: the rwsets of the VALID ones.
+/// The updates a validator would hand over for `txs`: the rwsets of the VALID endorser
+/// transactions, the ConfigEnvelope bytes of the VALID config ones.
 pub(super) fn updates_of(txs: &[Tx]) -> Vec<TxUpdates> {
     txs.iter()
         .enumerate()
         .filter(|(_, tx)| tx.code == TxValidationCode::Valid)
-        .filter_map(|(index, tx)| {
-            let rwset = tx.rwset.as_ref()?;
-            Some(tx_updates_from_rwset(index as u64, &tx.txid, rwset).expect("updates"))
+        .map(|(index, tx)| match tx.rwset.as_ref() {
+            Some(rwset) => tx_updates_from_rwset(index as u64, &tx.txid, rwset).expect("updates"),
+            None => {
+                let data = unpack_envelope_bytes(&tx.envelope).expect("unpack").data;
+                crate::ledger::config_tx_updates(index as u64, &tx.txid, &data)
+            }
         })
         .collect()
 }
