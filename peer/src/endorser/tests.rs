@@ -329,3 +329,57 @@ async fn malformed_forged_and_replayed_proposals_are_refused() {
         "{replay:?}"
     );
 }
+
+#[tokio::test]
+async fn commits_are_announced_and_channels_reopen_where_they_were() {
+    let f = Fixture::new();
+    f.join().await;
+    let channel = f.channels.get(CHANNEL).expect("channel");
+    let mut notices = channel.subscribe_commits();
+
+    let previous = channel.ledger().block_store().last_header_hash();
+    let envelope = protoutil::create_signed_envelope(
+        HeaderType::EndorserTransaction,
+        CHANNEL,
+        &f.user1,
+        b"not a transaction",
+        0,
+    )
+    .expect("envelope");
+    let txid = protoutil::unpack_envelope(&envelope)
+        .expect("unpack")
+        .tx_id()
+        .to_owned();
+    let block = protoutil::build_block(1, previous, vec![envelope.encode_to_vec()]);
+    let committed = channel.commit_block(block.clone()).expect("commit");
+    assert!(committed.is_some());
+    // The same block again is already committed: skipped.
+    assert!(channel.commit_block(block).expect("skip").is_none());
+
+    let notice = notices.try_recv().expect("a notice per committed block");
+    assert_eq!(notice.channel_id, CHANNEL);
+    assert_eq!(notice.number(), 1);
+    assert_eq!(notice.transactions.len(), 1);
+    assert_eq!(notice.transactions[0].txid, txid);
+    assert_ne!(notice.transactions[0].code, TxValidationCode::Valid);
+    assert!(
+        notices.try_recv().is_err(),
+        "a skipped block is not announced"
+    );
+    assert_eq!(
+        protoutil::transactions_filter(&notice.block),
+        [notice.transactions[0].code as u8],
+        "the committed block carries its TRANSACTIONS_FILTER"
+    );
+
+    // Reopened, the peer finds the channel at the same height and config.
+    let sequence = channel.config().sequence();
+    let root = f._dir.path().join("peer");
+    drop(channel);
+    drop(f.endorser);
+    drop(f.channels);
+    let reopened = Channels::open(&root).expect("reopen");
+    let channel = reopened.get(CHANNEL).expect("channel after reopen");
+    assert_eq!(channel.ledger().height(), 2);
+    assert_eq!(channel.config().sequence(), sequence);
+}
