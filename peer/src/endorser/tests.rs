@@ -372,6 +372,48 @@ async fn commits_are_announced_and_channels_reopen_where_they_were() {
         "the committed block carries its TRANSACTIONS_FILTER"
     );
 
+    // qscc finds the transaction and its block by txid.
+    let found = f
+        .call(
+            CHANNEL,
+            "qscc",
+            &[b"GetTransactionByID", CHANNEL.as_bytes(), txid.as_bytes()],
+            &f.user1,
+        )
+        .await
+        .expect("answered");
+    assert_eq!(status(&found), 200, "{found:?}");
+    let processed = weft_proto::protos::ProcessedTransaction::decode(
+        found.response.unwrap().payload.as_slice(),
+    )
+    .expect("ProcessedTransaction");
+    assert_eq!(
+        processed.validation_code,
+        notice.transactions[0].code as i32
+    );
+    assert_eq!(processed.transaction_envelope, Some(envelope));
+    let by_txid = f
+        .call(
+            CHANNEL,
+            "qscc",
+            &[b"GetBlockByTxID", CHANNEL.as_bytes(), txid.as_bytes()],
+            &f.user1,
+        )
+        .await
+        .expect("answered");
+    let block = Block::decode(by_txid.response.unwrap().payload.as_slice()).expect("block");
+    assert_eq!(block.header.map(|h| h.number), Some(1));
+    let unknown = f
+        .call(
+            CHANNEL,
+            "qscc",
+            &[b"GetTransactionByID", CHANNEL.as_bytes(), b"nope"],
+            &f.user1,
+        )
+        .await
+        .expect("answered");
+    assert_eq!(status(&unknown), 500);
+
     // Reopened, the peer finds the channel at the same height and config.
     let sequence = channel.config().sequence();
     let root = f._dir.path().join("peer");
