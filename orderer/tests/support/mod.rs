@@ -116,7 +116,8 @@ impl Pki {
 
     /// A client trusting the test CA without any identity.
     pub fn anonymous_client_config(&self) -> Arc<rustls::ClientConfig> {
-        weft_common::tls::client_config(std::slice::from_ref(&self.ca), None).expect("client config")
+        weft_common::tls::client_config(std::slice::from_ref(&self.ca), None)
+            .expect("client config")
     }
 
     /// A client trusting the test CA, presenting a certificate of another CA.
