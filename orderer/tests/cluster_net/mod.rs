@@ -691,6 +691,32 @@ pub fn header_hashes(blocks: &[Block]) -> Vec<[u8; 32]> {
         .collect()
 }
 
+/// Retries a Deliver of block 0 until the node answers one (a node just restarted may
+/// reset the first connections while it opens its channels), until `deadline`.
+pub async fn wait_until_delivering(
+    client: &mut AtomicBroadcastClient<tonic::transport::Channel>,
+    signer: &SigningIdentity,
+    deadline: Instant,
+) {
+    loop {
+        let seek = seek_envelope(
+            signer,
+            specified(0),
+            specified(0),
+            seek_info::SeekBehavior::BlockUntilReady,
+        );
+        let last = match deliver(client, seek).await {
+            Ok((blocks, _)) if !blocks.is_empty() => return,
+            other => format!("{other:?}"),
+        };
+        assert!(
+            Instant::now() < deadline,
+            "the node never delivered: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Delivers from block 0 until every envelope of `wanted` is in the chain (30 s at most).
 pub async fn blocks_until_contains(
     client: &mut AtomicBroadcastClient<tonic::transport::Channel>,
@@ -698,6 +724,7 @@ pub async fn blocks_until_contains(
     wanted: &[Vec<u8>],
 ) -> Vec<Block> {
     let deadline = Instant::now() + Duration::from_secs(30);
+    wait_until_delivering(client, signer, deadline).await;
     let mut need = wanted.len();
     loop {
         let blocks = tokio::time::timeout(
