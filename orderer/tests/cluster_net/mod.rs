@@ -56,13 +56,24 @@ pub fn binary(name: &str, from_cargo: Option<&'static str>) -> PathBuf {
     path
 }
 
-/// A free loopback port.
+/// A free loopback port, never the same twice in this process (the OS may hand a port
+/// just released to the next `bind(0)`, and ports are picked before processes bind them).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .local_addr()
-        .expect("addr")
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind 127.0.0.1:0")
+            .local_addr()
+            .expect("addr")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Channel settings written into configtx.yaml.
