@@ -351,7 +351,7 @@ fn workload(net: &Net, block_size: usize, blocks: usize, endorsements: usize) ->
         let envelopes = (0..block_size)
             .map(|i| {
                 let g = b * block_size + i;
-                let extra = (g % 2 == 0).then(|| format!("new{g:08}"));
+                let extra = g.is_multiple_of(2).then(|| format!("new{g:08}"));
                 transaction(net, endorsements, &seeded(g), extra.as_deref(), sink)
             })
             .collect();
