@@ -2,6 +2,7 @@
 //! chaincode launch. See ARCHITECTURE.md for the map.
 
 pub mod acl;
+pub mod chaincode;
 pub mod channel;
 pub mod channels;
 pub mod cli;

@@ -12,9 +12,12 @@
 //! 5. endorse: the proposal response payload (proposal hash, the chaincode action) signed
 //!    with the peer's identity.
 //!
-//! Application chaincodes are invoked through the chaincode support of the endorser
-//! issue; until a chaincode is defined and launched, proposals to it get Fabric's
-//! "make sure the chaincode … has been successfully defined" answer.
+//! Application chaincodes run through [`ChaincodeSupport`] against a transaction
+//! simulator on the channel's ledger: the definition is looked up in `_lifecycle` (an
+//! undefined chaincode gets Fabric's "make sure the chaincode … has been successfully
+//! defined" answer), the chaincode executes, its read-write set and event go into the
+//! proposal response payload, and the definition's endorsement plugin signs it
+//! (`plugin`).
 
 use std::sync::Arc;
 
@@ -27,9 +30,14 @@ use weft_proto::protos::{
 };
 
 use crate::acl::{AclProvider, resources};
+use crate::chaincode::{ChaincodeSupport, TxParams, share};
 use crate::channel::Channel;
 use crate::channels::Channels;
 use crate::scc::{self, SystemContext};
+
+pub mod plugin;
+
+use plugin::EndorsementPlugins;
 
 /// The version the chaincode id of a system chaincode carries in its endorsements.
 const SYSTEM_CHAINCODE_VERSION: &str = "syscc";
@@ -46,6 +54,8 @@ pub struct Endorser {
     local_msp: Arc<Msp>,
     signer: Arc<SigningIdentity>,
     acl: AclProvider,
+    plugins: EndorsementPlugins,
+    support: Option<Arc<ChaincodeSupport>>,
 }
 
 impl Endorser {
@@ -53,12 +63,26 @@ impl Endorser {
     /// signing endorsements with `signer`.
     pub fn new(channels: Arc<Channels>, local_msp: Arc<Msp>, signer: Arc<SigningIdentity>) -> Self {
         let acl = AclProvider::new(local_msp.clone());
+        let plugins = EndorsementPlugins::with_default(signer.clone());
         Self {
             channels,
             local_msp,
             signer,
             acl,
+            plugins,
+            support: None,
         }
+    }
+
+    /// The endorser running application chaincodes through `support`.
+    pub fn with_chaincode_support(mut self, support: Arc<ChaincodeSupport>) -> Self {
+        self.support = Some(support);
+        self
+    }
+
+    /// The endorsement plugins, to register more.
+    pub fn plugins_mut(&mut self) -> &mut EndorsementPlugins {
+        &mut self.plugins
     }
 
     /// The peer's ACLs.
@@ -106,10 +130,95 @@ impl Endorser {
             return Ok(self.finish(&proposal, channel.is_some(), &name, response, Vec::new()));
         }
 
-        Ok(failure(format!(
-            "make sure the chaincode {name} has been successfully defined on channel {} and try again: chaincode {name} not found",
-            proposal.channel_id()
-        )))
+        Ok(self.simulate_and_endorse(proposal, channel).await)
+    }
+
+    /// Runs an application chaincode in a simulator on the channel and endorses its
+    /// answer (Fabric's `ProcessProposalSuccessfullyOrError`). Every failure is a 500
+    /// response carrying Fabric's message.
+    async fn simulate_and_endorse(
+        &self,
+        proposal: UnpackedProposal,
+        channel: Option<Arc<Channel>>,
+    ) -> ProposalResponse {
+        let name = proposal.chaincode_name.clone();
+        let channel_id = proposal.channel_id().to_owned();
+        let not_defined = |reason: &str| {
+            failure(format!(
+                "make sure the chaincode {name} has been successfully defined on channel {channel_id} and try again: {reason}"
+            ))
+        };
+        let Some(channel) = channel else {
+            return not_defined(&format!(
+                "could not get channel config for channel '{channel_id}'"
+            ));
+        };
+        let Some(support) = &self.support else {
+            return not_defined(&format!("chaincode {name} not found"));
+        };
+        let simulator = match channel.ledger().new_tx_simulator(proposal.tx_id()) {
+            Ok(simulator) => share(simulator),
+            Err(e) => return failure(format!("failed to create the transaction simulator: {e}")),
+        };
+        let params = TxParams {
+            channel: channel.clone(),
+            txid: proposal.tx_id().to_owned(),
+            signed_proposal: proposal.signed_proposal.clone(),
+            creator: proposal.creator().to_vec(),
+            simulator: simulator.clone(),
+        };
+        let info = match support.endorsement_info(&params, &name) {
+            Ok(Some(info)) => info,
+            Ok(None) => return not_defined(&format!("chaincode {name} not found")),
+            Err(e) => return not_defined(&e.0),
+        };
+        let (response, event) = match support
+            .execute(&params, &name, proposal.input.clone())
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => return failure(format!("error in simulation: {e}")),
+        };
+        let taken = simulator.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let results = match taken.map(|simulator| simulator.done()) {
+            Some(Ok(results)) => results,
+            Some(Err(e)) => return failure(format!("error in simulation: {e}")),
+            None => {
+                return failure("error in simulation: the simulation was already finished".into());
+            }
+        };
+        let action = ChaincodeAction {
+            results: results.bytes,
+            events: event.map(|e| e.encode_to_vec()).unwrap_or_default(),
+            response: Some(response.clone()),
+            chaincode_id: Some(ChaincodeId {
+                name: name.clone(),
+                version: info.version().to_owned(),
+                path: String::new(),
+            }),
+        };
+        let prp = protoutil::create_proposal_response_payload(&proposal.proposal_hash, &action);
+        if response.status >= scc::ERROR {
+            return protoutil::unendorsed_proposal_response(response, Some(prp));
+        }
+        if response.status >= 400 {
+            return protoutil::unendorsed_proposal_response(response, None);
+        }
+        match self.plugins.endorse(
+            info.endorsement_plugin(),
+            &channel_id,
+            prp,
+            &proposal.signed_proposal,
+        ) {
+            Ok((endorsement, payload)) => ProposalResponse {
+                version: 1,
+                response: Some(response),
+                payload,
+                endorsement: Some(endorsement),
+                ..Default::default()
+            },
+            Err(e) => failure(format!("endorsing with plugin failed: {e}")),
+        }
     }
 
     /// Fabric's `preProcess`: header checks, the creator and its signature, then (on a
@@ -244,3 +353,6 @@ fn failure(message: String) -> ProposalResponse {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod chaincode_tests;

@@ -20,27 +20,27 @@ use weft_tools::cryptogen::{self, CryptoConfig};
 use super::{Endorser, ProposalRejected};
 use crate::channels::Channels;
 
-const CHANNEL: &str = "mychannel";
+pub(super) const CHANNEL: &str = "mychannel";
 
-fn package_dir() -> PathBuf {
+pub(super) fn package_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    endorser: Endorser,
-    channels: Arc<Channels>,
-    genesis: Block,
-    admin1: SigningIdentity,
-    user1: SigningIdentity,
-    admin2: SigningIdentity,
+pub(super) struct Fixture {
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) endorser: Endorser,
+    pub(super) channels: Arc<Channels>,
+    pub(super) genesis: Block,
+    pub(super) admin1: SigningIdentity,
+    pub(super) user1: SigningIdentity,
+    pub(super) admin2: SigningIdentity,
 }
 
 impl Fixture {
     /// Org1's peer0 with an empty ledger root, and the test network's channel genesis.
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let tools = package_dir().join("../tools/testdata");
         let orgs = dir.path().join("organizations");
@@ -80,7 +80,7 @@ impl Fixture {
         }
     }
 
-    fn proposal(
+    pub(super) fn proposal(
         &self,
         channel: &str,
         chaincode: &str,
@@ -99,7 +99,7 @@ impl Fixture {
         protoutil::sign_proposal(&proposal, signer).expect("sign")
     }
 
-    async fn call(
+    pub(super) async fn call(
         &self,
         channel: &str,
         chaincode: &str,
@@ -110,7 +110,7 @@ impl Fixture {
         self.endorser.process_proposal(signed).await
     }
 
-    async fn join(&self) {
+    pub(super) async fn join(&self) {
         let block = self.genesis.encode_to_vec();
         let response = self
             .call("", "cscc", &[b"JoinChain", &block], &self.admin1)
@@ -120,11 +120,11 @@ impl Fixture {
     }
 }
 
-fn status(response: &ProposalResponse) -> i32 {
+pub(super) fn status(response: &ProposalResponse) -> i32 {
     response.response.as_ref().map_or(0, |r| r.status)
 }
 
-fn message(response: &ProposalResponse) -> &str {
+pub(super) fn message(response: &ProposalResponse) -> &str {
     response
         .response
         .as_ref()

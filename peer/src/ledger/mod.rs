@@ -9,7 +9,8 @@
 //! change the state, Fabric's rules), `codec` (the column families' byte layouts),
 //! `read` (state reads, latest or snapshot), [`LedgerSnapshot`], [`HistoryEntry`]
 //! (`history`: GetHistoryForKey), `recovery` (catch-up on open, rebuild), `updates`
-//! (rwsets and committed blocks → [`TxUpdates`]).
+//! (rwsets and committed blocks → [`TxUpdates`]), [`TxSimulator`] (`simulator`: the
+//! endorser's transaction simulation and rwset recording).
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ mod codec;
 mod history;
 mod read;
 mod recovery;
+mod simulator;
 mod snapshot;
 mod store;
 mod updates;
@@ -26,6 +28,10 @@ mod updates;
 mod tests;
 
 pub use history::HistoryEntry;
+pub use simulator::{
+    DEFAULT_TOTAL_QUERY_LIMIT, KeyValue, PageMetadata, Pagination, QUERY_BATCH_SIZE, QueryBatch,
+    QueryId, SimulationError, SimulationResults, SimulatorConfig, TxSimulator,
+};
 pub use snapshot::LedgerSnapshot;
 pub use store::Ledger;
 pub use updates::{

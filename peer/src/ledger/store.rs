@@ -19,7 +19,10 @@ use super::codec::{
 };
 use super::read::{Source, StateReader};
 use super::snapshot::LedgerSnapshot;
-use super::{LedgerError, StateIter, StateView, TxUpdates, Version, VersionedValue};
+use super::{
+    LedgerError, SimulatorConfig, StateIter, StateView, TxSimulator, TxUpdates, Version,
+    VersionedValue,
+};
 
 /// One channel's ledger: blocks (with the txid index), the versioned state and the
 /// history index, in one RocksDB database. Besides the block store's column families:
@@ -133,6 +136,21 @@ impl Ledger {
     /// simulation. Commits go on while it lives; it does not see them.
     pub fn snapshot(&self) -> Result<LedgerSnapshot<'_>, LedgerError> {
         LedgerSnapshot::new(self)
+    }
+
+    /// A transaction simulator for `txid` over a snapshot of this ledger taken now, with
+    /// the default settings.
+    pub fn new_tx_simulator(self: &Arc<Self>, txid: &str) -> Result<TxSimulator, LedgerError> {
+        self.new_tx_simulator_with(txid, SimulatorConfig::default())
+    }
+
+    /// [`Self::new_tx_simulator`] with explicit settings.
+    pub fn new_tx_simulator_with(
+        self: &Arc<Self>,
+        txid: &str,
+        config: SimulatorConfig,
+    ) -> Result<TxSimulator, LedgerError> {
+        TxSimulator::new(Arc::clone(self), txid, config)
     }
 
     /// SHA-256 over every key of the state (namespace and key order) with its version,

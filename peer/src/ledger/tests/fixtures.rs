@@ -54,17 +54,17 @@ impl Signer for TestSigner {
 
 /// A read-write set under construction, one namespace at a time.
 #[derive(Debug, Default, Clone)]
-pub(super) struct Rw {
+pub(crate) struct Rw {
     namespaces: Vec<(String, KvrwSet)>,
 }
 
 impl Rw {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Starts namespace `ns`; following writes go there.
-    pub(super) fn ns(mut self, ns: &str) -> Self {
+    pub(crate) fn ns(mut self, ns: &str) -> Self {
         self.namespaces.push((ns.to_owned(), KvrwSet::default()));
         self
     }
@@ -77,7 +77,7 @@ impl Rw {
         &mut self.namespaces[last].1
     }
 
-    pub(super) fn put(mut self, key: &str, value: &[u8]) -> Self {
+    pub(crate) fn put(mut self, key: &str, value: &[u8]) -> Self {
         self.current().writes.push(KvWrite {
             key: key.to_owned(),
             is_delete: false,
@@ -86,7 +86,7 @@ impl Rw {
         self
     }
 
-    pub(super) fn del(mut self, key: &str) -> Self {
+    pub(crate) fn del(mut self, key: &str) -> Self {
         self.current().writes.push(KvWrite {
             key: key.to_owned(),
             is_delete: true,
@@ -95,7 +95,7 @@ impl Rw {
         self
     }
 
-    pub(super) fn meta(mut self, key: &str, entries: &[(&str, &[u8])]) -> Self {
+    pub(crate) fn meta(mut self, key: &str, entries: &[(&str, &[u8])]) -> Self {
         self.current().metadata_writes.push(KvMetadataWrite {
             key: key.to_owned(),
             entries: entries
@@ -127,7 +127,7 @@ impl Rw {
 
 /// One transaction to put in a block, with the code the validator gave it.
 #[derive(Debug, Clone)]
-pub(super) struct Tx {
+pub(crate) struct Tx {
     pub(super) envelope: Vec<u8>,
     pub(super) txid: String,
     pub(super) code: TxValidationCode,
@@ -145,13 +145,13 @@ impl Tx {
 
 /// Clients and peers signing the fixtures' transactions.
 #[derive(Debug)]
-pub(super) struct Signers {
+pub(crate) struct Signers {
     client: TestSigner,
     peer: TestSigner,
 }
 
 impl Signers {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             client: TestSigner::new("Org1MSP"),
             peer: TestSigner::new("Org2MSP"),
@@ -159,7 +159,7 @@ impl Signers {
     }
 
     /// A VALID endorser transaction invoking `cc` whose chaincode action carries `rw`.
-    pub(super) fn endorser_tx(&self, rw: &Rw) -> Tx {
+    pub(crate) fn endorser_tx(&self, rw: &Rw) -> Tx {
         let rwset = rw.build();
         let (proposal, txid) = create_chaincode_proposal(
             CHANNEL,
@@ -260,7 +260,7 @@ pub(super) fn next_block(ledger: &Ledger, txs: &[Tx]) -> Block {
 
 /// Commits a block of `txs` with the validator's updates, checking on the way that the
 /// committed block's updates read back the same. Returns the block.
-pub(super) fn commit(ledger: &Ledger, txs: &[Tx]) -> Block {
+pub(crate) fn commit(ledger: &Ledger, txs: &[Tx]) -> Block {
     let block = next_block(ledger, txs);
     let updates = updates_of(txs);
     assert_eq!(
@@ -272,6 +272,6 @@ pub(super) fn commit(ledger: &Ledger, txs: &[Tx]) -> Block {
 }
 
 /// Opens a ledger without fsync (tests only).
-pub(super) fn open(dir: &Path) -> Ledger {
+pub(crate) fn open(dir: &Path) -> Ledger {
     Ledger::open_with(dir, BlockStoreOptions { sync: false }).expect("open ledger")
 }

@@ -1,6 +1,6 @@
 //! Ledger tests over real endorser transactions committed in real blocks.
 
-mod fixtures;
+pub(crate) mod fixtures;
 
 mod commit;
 mod history;

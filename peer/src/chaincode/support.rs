@@ -1,0 +1,470 @@
+//! [`ChaincodeSupport`]: from "invoke chaincode X on channel C" to a running chaincode's
+//! answer. It looks the definition up in `_lifecycle` (recording the read of its
+//! sequence, as Fabric does, so an upgrade racing the transaction invalidates it), finds
+//! the package this org approved, launches the chaincode if it is not connected (through
+//! the [`Launcher`] for the package's type), and runs the transaction through the
+//! chaincode's [`Handler`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::Stream;
+use prost::Message;
+use tokio::sync::mpsc;
+use weft_proto::lifecycle::StateData;
+use weft_proto::lifecycle::state_data::Type as StateDataType;
+use weft_proto::protos::chaincode_message::Type;
+use weft_proto::protos::{ChaincodeEvent, ChaincodeInput, ChaincodeMessage, Response};
+
+use super::context::{SharedSimulator, TxParams};
+use super::handler::{self, Handler};
+use super::launcher::Launcher;
+use super::package::{ChaincodePackage, PackageError, PackageStore};
+use super::registry::{HandlerRegistry, Launching};
+use crate::acl::AclProvider;
+use crate::channels::Channels;
+use crate::validation::definitions::{self, ChaincodeDefinition, LIFECYCLE_NAMESPACE};
+
+/// The key, in a chaincode's own namespace, recording the version it was initialized
+/// at (`"\x00" + U+10FFFF + "initialized"`).
+pub const INITIALIZED_KEY: &str = "\u{0}\u{10FFFF}initialized";
+
+/// Execution settings (from `core.yaml`'s `chaincode` and `ledger` sections).
+#[derive(Debug, Clone)]
+pub struct SupportConfig {
+    /// `chaincode.executetimeout`.
+    pub execute_timeout: Duration,
+    /// `chaincode.startuptimeout`.
+    pub startup_timeout: Duration,
+    /// `ledger.state.totalQueryLimit`: results per query at most.
+    pub total_query_limit: i32,
+    /// `chaincode.mode: dev`: chaincodes are started by the user and register themselves.
+    pub dev_mode: bool,
+}
+
+impl Default for SupportConfig {
+    fn default() -> Self {
+        Self {
+            execute_timeout: Duration::from_secs(30),
+            startup_timeout: Duration::from_secs(300),
+            total_query_limit: 100_000,
+            dev_mode: false,
+        }
+    }
+}
+
+/// This org's approval of a chaincode definition on a channel: the sequence and the
+/// package this peer runs for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// The approved definition's sequence.
+    pub sequence: i64,
+    /// The package approved for this org (`None`: approved without a package).
+    pub package_id: Option<String>,
+}
+
+/// What the endorser and the handler need to invoke a defined chaincode.
+#[derive(Debug, Clone)]
+pub struct EndorsementInfo {
+    /// The chaincode id it runs under (the package id; `name:version` in dev mode).
+    pub ccid: String,
+    /// The committed definition.
+    pub definition: ChaincodeDefinition,
+}
+
+impl EndorsementInfo {
+    /// The definition's version.
+    pub fn version(&self) -> &str {
+        &self.definition.endorsement_info.version
+    }
+
+    /// The endorsement plugin that signs its proposals ("escc" by default).
+    pub fn endorsement_plugin(&self) -> &str {
+        &self.definition.endorsement_info.endorsement_plugin
+    }
+}
+
+/// Why an invocation failed before or while the chaincode ran (Fabric's wording).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExecuteError(pub String);
+
+/// Chaincode support for the whole peer.
+#[derive(Debug)]
+pub struct ChaincodeSupport {
+    config: SupportConfig,
+    registry: HandlerRegistry,
+    channels: Arc<Channels>,
+    acl: AclProvider,
+    packages: PackageStore,
+    launchers: HashMap<String, Arc<dyn Launcher>>,
+    approvals: RwLock<HashMap<(String, String), Approval>>,
+}
+
+impl ChaincodeSupport {
+    /// Chaincode support over `channels`, with installed packages in `packages` and a
+    /// launcher per package type.
+    pub fn new(
+        config: SupportConfig,
+        channels: Arc<Channels>,
+        acl: AclProvider,
+        packages: PackageStore,
+        launchers: HashMap<String, Arc<dyn Launcher>>,
+    ) -> Arc<Self> {
+        let registry = HandlerRegistry::new(config.dev_mode);
+        Arc::new(Self {
+            config,
+            registry,
+            channels,
+            acl,
+            packages,
+            launchers,
+            approvals: RwLock::default(),
+        })
+    }
+
+    /// Execution settings.
+    pub fn config(&self) -> &SupportConfig {
+        &self.config
+    }
+
+    /// The connected chaincodes.
+    pub fn registry(&self) -> &HandlerRegistry {
+        &self.registry
+    }
+
+    /// The peer's channels.
+    pub fn channels(&self) -> &Arc<Channels> {
+        &self.channels
+    }
+
+    /// The peer's ACLs.
+    pub fn acl(&self) -> &AclProvider {
+        &self.acl
+    }
+
+    /// The installed packages.
+    pub fn packages(&self) -> &PackageStore {
+        &self.packages
+    }
+
+    /// Installs a package: saves it and prepares it for its launcher (a `wasm` module is
+    /// compiled now and its artifact cached on disk). Returns the package id.
+    pub async fn install(&self, bytes: &[u8]) -> Result<String, ExecuteError> {
+        let (id, package) = self
+            .packages
+            .save(bytes)
+            .map_err(|e| ExecuteError(e.to_string()))?;
+        if let Some(launcher) = self.launchers.get(&package.metadata.kind) {
+            launcher
+                .prepare(&id, &package)
+                .await
+                .map_err(|e| ExecuteError(format!("could not build chaincode {id}: {e}")))?;
+        }
+        Ok(id)
+    }
+
+    /// Records this org's approval of chaincode `name` on `channel` (the seam the
+    /// `_lifecycle` approvals feed).
+    pub fn approve(&self, channel: &str, name: &str, approval: Approval) {
+        self.approvals
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((channel.to_owned(), name.to_owned()), approval);
+    }
+
+    /// This org's approval of `name` on `channel`, if any.
+    pub fn approval(&self, channel: &str, name: &str) -> Option<Approval> {
+        self.approvals
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(channel.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// Serves a chaincode's message stream (a gRPC Register stream, a dialed chaincode
+    /// server, or an in-process WASM shim) until it ends.
+    pub fn connect<S>(self: &Arc<Self>, incoming: S, outgoing: mpsc::Sender<ChaincodeMessage>)
+    where
+        S: Stream<Item = Result<ChaincodeMessage, tonic::Status>> + Unpin + Send + 'static,
+    {
+        let support = self.clone();
+        tokio::spawn(async move {
+            let _ = handler::serve(support, incoming, outgoing).await;
+        });
+    }
+
+    /// The definition of `name` on the transaction's channel and the chaincode id this
+    /// peer runs it under (Fabric's `ChaincodeEndorsementInfo`). The sequence is read
+    /// through the transaction's simulator, so it lands in the read set. `Ok(None)`: not
+    /// defined.
+    pub fn endorsement_info(
+        &self,
+        params: &TxParams,
+        name: &str,
+    ) -> Result<Option<EndorsementInfo>, ExecuteError> {
+        let channel_id = params.channel_id();
+        let sequence =
+            read_sequence(&params.simulator, name).map_err(|e| {
+                ExecuteError(format!(
+                    "could not get current sequence for chaincode '{name}' on channel '{channel_id}': {e}"
+                ))
+            })?;
+        if sequence == 0 {
+            return Ok(None);
+        }
+        let ledger = params.channel.ledger();
+        let snapshot = ledger
+            .snapshot()
+            .map_err(|e| ExecuteError(format!("could not read the chaincode definition: {e}")))?;
+        let definition = definitions::chaincode_definition(&snapshot, name)
+            .map_err(|e| ExecuteError(format!("could not read the chaincode definition: {e}")))?
+            .unwrap_or_default();
+        if definition.sequence != sequence {
+            return Err(ExecuteError(format!(
+                "chaincode cache at sequence {} but current sequence is {sequence}, chaincode definition for '{name}' changed during invoke",
+                definition.sequence
+            )));
+        }
+        let approval = self
+            .approval(channel_id, name)
+            .filter(|a| a.sequence == sequence)
+            .ok_or_else(|| {
+                ExecuteError(format!(
+                    "chaincode definition for '{name}' at sequence {sequence} on channel '{channel_id}' has not yet been approved by this org"
+                ))
+            })?;
+        let installed = approval
+            .package_id
+            .filter(|id| self.config.dev_mode || self.packages.contains(id));
+        let ccid = match installed {
+            Some(id) => id,
+            None if self.config.dev_mode => {
+                format!("{name}:{}", definition.endorsement_info.version)
+            }
+            None => {
+                return Err(ExecuteError(format!(
+                    "chaincode definition for '{name}' exists, but chaincode is not installed"
+                )));
+            }
+        };
+        Ok(Some(EndorsementInfo { ccid, definition }))
+    }
+
+    /// Runs `input` on chaincode `name` and returns its response and event (Fabric's
+    /// `ChaincodeSupport.Execute`): an ERROR from the chaincode is an error.
+    pub async fn execute(
+        self: &Arc<Self>,
+        params: &TxParams,
+        name: &str,
+        input: ChaincodeInput,
+    ) -> Result<(Response, Option<ChaincodeEvent>), ExecuteError> {
+        let txid = params.txid.clone();
+        let answer = self
+            .invoke(params, name, input)
+            .await
+            .map_err(|e| ExecuteError(format!("failed to execute transaction {txid}: {e}")))?;
+        let event = answer.chaincode_event.map(|mut event| {
+            event.chaincode_id = name.to_owned();
+            event.tx_id = txid.clone();
+            event
+        });
+        match Type::try_from(answer.r#type) {
+            Ok(Type::Completed) => {
+                let response = Response::decode(answer.payload.as_slice()).map_err(|e| {
+                    ExecuteError(format!(
+                        "failed to unmarshal response for transaction {txid}: {e}"
+                    ))
+                })?;
+                Ok((response, event))
+            }
+            Ok(Type::Error) => Err(ExecuteError(format!(
+                "transaction returned with failure: {}",
+                String::from_utf8_lossy(&answer.payload)
+            ))),
+            _ => Err(ExecuteError(format!(
+                "unexpected response type {} for transaction {txid}",
+                answer.r#type
+            ))),
+        }
+    }
+
+    /// Checks the invocation (definition, init rules), launches the chaincode if needed
+    /// and runs the transaction; returns the chaincode's final message (COMPLETED or
+    /// ERROR). Used by [`execute`](Self::execute) and chaincode-to-chaincode calls.
+    pub async fn invoke(
+        self: &Arc<Self>,
+        params: &TxParams,
+        name: &str,
+        input: ChaincodeInput,
+    ) -> Result<ChaincodeMessage, ExecuteError> {
+        let channel_id = params.channel_id().to_owned();
+        let info = self
+            .endorsement_info(params, name)
+            .map_err(|e| {
+                ExecuteError(format!(
+                    "[channel {channel_id}] failed to get chaincode container info for {name}: {e}"
+                ))
+            })?
+            .ok_or_else(|| {
+                ExecuteError(format!(
+                    "[channel {channel_id}] failed to get chaincode container info for {name}: chaincode {name} not found"
+                ))
+            })?;
+        let r#type = self.check_init(params, name, &info, &input)?;
+        let handler = self.launch(&info.ccid).await?;
+        let msg = ChaincodeMessage {
+            r#type: r#type as i32,
+            payload: input.encode_to_vec(),
+            txid: params.txid.clone(),
+            proposal: Some(params.signed_proposal.clone()),
+            channel_id: channel_id.clone(),
+            ..Default::default()
+        };
+        handler
+            .execute(params.clone(), name, msg, self.config.execute_timeout)
+            .await
+            .map_err(|e| ExecuteError(e.to_string()))
+    }
+
+    /// Fabric's `CheckInvocation` init rules: INIT only when the definition requires it
+    /// and this version is not initialized yet (then the version is written under
+    /// [`INITIALIZED_KEY`]); a normal call needs a completed init when one is required.
+    fn check_init(
+        &self,
+        params: &TxParams,
+        name: &str,
+        info: &EndorsementInfo,
+        input: &ChaincodeInput,
+    ) -> Result<Type, ExecuteError> {
+        let init_required = info.definition.endorsement_info.init_required;
+        let with_simulator = |f: &mut dyn FnMut(
+            &mut crate::ledger::TxSimulator,
+        ) -> Result<Option<Vec<u8>>, String>| {
+            let mut guard = params.simulator.lock().unwrap_or_else(|e| e.into_inner());
+            match guard.as_mut() {
+                Some(simulator) => f(simulator),
+                None => Err("the transaction's simulation has already finished".to_owned()),
+            }
+        };
+        let needs_init = if init_required {
+            let value = with_simulator(&mut |sim| {
+                sim.get_state(name, INITIALIZED_KEY)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| ExecuteError(format!("could not get 'initialized' key: {e}")))?;
+            value.as_deref() != Some(info.version().as_bytes())
+        } else {
+            false
+        };
+        if input.is_init {
+            if !init_required {
+                return Err(ExecuteError(format!(
+                    "chaincode '{name}' does not require initialization but called as init"
+                )));
+            }
+            if !needs_init {
+                return Err(ExecuteError(format!(
+                    "chaincode '{name}' is already initialized but called as init"
+                )));
+            }
+            let version = info.version().as_bytes().to_vec();
+            with_simulator(&mut |sim| {
+                sim.set_state(name, INITIALIZED_KEY, version.clone())
+                    .map(|()| None)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| ExecuteError(format!("could not set 'initialized' key: {e}")))?;
+            return Ok(Type::Init);
+        }
+        if needs_init {
+            return Err(ExecuteError(format!(
+                "chaincode '{name}' has not been initialized for this version, must call as init first"
+            )));
+        }
+        Ok(Type::Transaction)
+    }
+
+    /// The connected handler of `ccid`, launching the chaincode if needed and waiting at
+    /// most `chaincode.startuptimeout` for it to register.
+    pub async fn launch(self: &Arc<Self>, ccid: &str) -> Result<Arc<Handler>, ExecuteError> {
+        let mut state = match self.registry.launching(ccid) {
+            Launching::Ready(handler) => return Ok(handler),
+            Launching::Wait(state) => state,
+            Launching::Start(state) => {
+                if let Err(reason) = self.start(ccid).await {
+                    self.registry.failed(ccid, reason.clone());
+                    return Err(ExecuteError(format!(
+                        "could not launch chaincode {ccid}: {reason}"
+                    )));
+                }
+                state
+            }
+        };
+        let outcome =
+            tokio::time::timeout(self.config.startup_timeout, state.wait_for(Option::is_some))
+                .await;
+        let outcome = match outcome {
+            Err(_) => {
+                let reason =
+                    format!("timeout expired while starting chaincode {ccid} for transaction");
+                self.registry.failed(ccid, reason.clone());
+                return Err(ExecuteError(format!(
+                    "could not launch chaincode {ccid}: {reason}"
+                )));
+            }
+            Ok(Err(_)) => Some(Err("the launch was abandoned".to_owned())),
+            Ok(Ok(outcome)) => outcome.clone(),
+        };
+        match outcome {
+            Some(Ok(())) => self.registry.handler(ccid).ok_or_else(|| {
+                ExecuteError(format!(
+                    "claimed to start chaincode container for {ccid} but could not find handler"
+                ))
+            }),
+            Some(Err(reason)) => Err(ExecuteError(format!(
+                "could not launch chaincode {ccid}: {reason}"
+            ))),
+            None => Err(ExecuteError(format!("could not launch chaincode {ccid}"))),
+        }
+    }
+
+    /// Starts `ccid` with the launcher of its package's type.
+    async fn start(self: &Arc<Self>, ccid: &str) -> Result<(), String> {
+        if self.config.dev_mode {
+            return Err(format!(
+                "chaincode {ccid} is not running; in dev mode the chaincode is started by the user and registers with the peer"
+            ));
+        }
+        let bytes = self.packages.load(ccid).map_err(|e| e.to_string())?;
+        let package = ChaincodePackage::parse(&bytes).map_err(|e: PackageError| e.to_string())?;
+        let kind = package.metadata.kind.clone();
+        let launcher = self
+            .launchers
+            .get(&kind)
+            .ok_or_else(|| format!("chaincode type '{kind}' cannot be launched by this peer"))?;
+        launcher.start(self, ccid, &package).await
+    }
+}
+
+/// The committed sequence of `name` read through the simulator (0 when not defined).
+fn read_sequence(simulator: &SharedSimulator, name: &str) -> Result<i64, String> {
+    let key = definitions::field_key(name, "Sequence");
+    let mut guard = simulator.lock().unwrap_or_else(|e| e.into_inner());
+    let simulator = guard
+        .as_mut()
+        .ok_or("the transaction's simulation has already finished")?;
+    let Some(bytes) = simulator
+        .get_state(LIFECYCLE_NAMESPACE, &key)
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(0);
+    };
+    let data = StateData::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
+    match data.r#type {
+        Some(StateDataType::Int64(sequence)) => Ok(sequence),
+        None => Ok(0),
+        Some(_) => Err(format!("field {key} is not an Int64")),
+    }
+}
