@@ -121,6 +121,10 @@ pub const KNOWN_KEYS: &[&str] = &[
     "chaincode.installTimeout",
     "chaincode.startuptimeout",
     "chaincode.mode",
+    "chaincode.wasm.fuel",
+    "chaincode.wasm.memoryLimit",
+    "chaincode.wasm.maxInstances",
+    "ledger.state.totalQueryLimit",
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -358,6 +362,24 @@ pub struct Chaincode {
     pub startup_timeout: Duration,
     /// `mode` (default `net`).
     pub mode: ChaincodeMode,
+    /// `wasm` (Weft's addition): the sandbox limits of WASM chaincode.
+    pub wasm: WasmSettings,
+    /// `ledger.state.totalQueryLimit` (default 100000): the most results one query of a
+    /// chaincode returns.
+    pub total_query_limit: u32,
+}
+
+/// `chaincode.wasm`: limits of the WASM sandboxes (Weft's addition to `core.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WasmSettings {
+    /// `fuel` (default 10 000 000 000): the deterministic execution budget of one
+    /// transaction; every endorser of a channel should use the same value.
+    pub fuel: u64,
+    /// `memoryLimit` (bytes, default 64 MiB): the most linear memory an instance may grow to.
+    pub memory_limit: u64,
+    /// `maxInstances` (default 256): WASM transactions executing at once (the size of the
+    /// instance pool).
+    pub max_instances: u32,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -517,6 +539,8 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(deserialize_with = "null_as_default")]
     chaincode: RawChaincode,
+    #[serde(deserialize_with = "null_as_default")]
+    ledger: RawLedger,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -706,6 +730,32 @@ struct RawChaincode {
     install_timeout: Leaf,
     startuptimeout: Leaf,
     mode: Leaf,
+    #[serde(deserialize_with = "null_as_default")]
+    wasm: RawWasm,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawWasm {
+    fuel: Leaf,
+    #[serde(rename = "memorylimit")]
+    memory_limit: Leaf,
+    #[serde(rename = "maxinstances")]
+    max_instances: Leaf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawLedger {
+    #[serde(deserialize_with = "null_as_default")]
+    state: RawLedgerState,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawLedgerState {
+    #[serde(rename = "totalquerylimit")]
+    total_query_limit: Leaf,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -726,7 +776,7 @@ fn build(raw: &RawConfig, c: &mut Checker<'_>) -> PeerConfig {
         metrics: Metrics {
             provider: metrics_provider(&raw.metrics, c),
         },
-        chaincode: build_chaincode(&raw.chaincode, c),
+        chaincode: build_chaincode(&raw.chaincode, &raw.ledger, c),
     }
 }
 
@@ -1019,7 +1069,7 @@ fn metrics_provider(m: &RawMetrics, c: &mut Checker<'_>) -> MetricsProvider {
     }
 }
 
-fn build_chaincode(cc: &RawChaincode, c: &mut Checker<'_>) -> Chaincode {
+fn build_chaincode(cc: &RawChaincode, ledger: &RawLedger, c: &mut Checker<'_>) -> Chaincode {
     let mode = match c.string("chaincode.mode", &cc.mode).as_deref() {
         None | Some("net") => ChaincodeMode::Net,
         Some("dev") => ChaincodeMode::Dev,
@@ -1036,6 +1086,27 @@ fn build_chaincode(cc: &RawChaincode, c: &mut Checker<'_>) -> Chaincode {
         install_timeout: c.duration_or("chaincode.installTimeout", &cc.install_timeout, secs(300)),
         startup_timeout: c.duration_or("chaincode.startuptimeout", &cc.startuptimeout, secs(300)),
         mode,
+        wasm: WasmSettings {
+            fuel: c
+                .integer("chaincode.wasm.fuel", &cc.wasm.fuel)
+                .filter(|f| *f > 0)
+                .unwrap_or(10_000_000_000),
+            memory_limit: c
+                .integer("chaincode.wasm.memoryLimit", &cc.wasm.memory_limit)
+                .filter(|m| *m > 0)
+                .unwrap_or(64 << 20),
+            max_instances: c
+                .integer("chaincode.wasm.maxInstances", &cc.wasm.max_instances)
+                .filter(|n| *n > 0)
+                .map_or(256, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        },
+        total_query_limit: c
+            .integer(
+                "ledger.state.totalQueryLimit",
+                &ledger.state.total_query_limit,
+            )
+            .filter(|n| *n > 0)
+            .map_or(100_000, |n| u32::try_from(n).unwrap_or(u32::MAX)),
     }
 }
 
@@ -1234,8 +1305,39 @@ metrics:
                 install_timeout: secs(300),
                 startup_timeout: secs(300),
                 mode: ChaincodeMode::Net,
+                wasm: WasmSettings {
+                    fuel: 10_000_000_000,
+                    memory_limit: 64 << 20,
+                    max_instances: 256,
+                },
+                total_query_limit: 100_000,
             }
         );
+    }
+
+    #[test]
+    fn wasm_limits_and_query_limit_come_from_file_and_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("core.yaml");
+        std::fs::write(
+            &file,
+            "chaincode:\n  wasm:\n    fuel: 5000\n    memoryLimit: 1048576\nledger:\n  state:\n    totalQueryLimit: 77\n",
+        )
+        .expect("write");
+        let cfg = PeerConfig::from_sources(
+            Some(file.as_path()),
+            [("CORE_CHAINCODE_WASM_MAXINSTANCES", "8")],
+        )
+        .expect("config");
+        assert_eq!(
+            cfg.chaincode.wasm,
+            WasmSettings {
+                fuel: 5000,
+                memory_limit: 1 << 20,
+                max_instances: 8,
+            }
+        );
+        assert_eq!(cfg.chaincode.total_query_limit, 77);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! `peer node start`: wires the peer together and runs it until shutdown.
 //!
-//! One gRPC listener (`peer.listenAddress`) serves the Endorser and Deliver services.
-//! Each joined channel runs a deliver client pulling blocks from its orderers and a
-//! committer validating and committing them in order ([`crate::committer`]).
+//! One gRPC listener (`peer.listenAddress`) serves the Endorser and Deliver services; a
+//! second (`peer.chaincodeListenAddress`) serves `/protos.ChaincodeSupport/Register` to
+//! chaincode processes. Each joined channel runs a deliver client pulling blocks from its
+//! orderers and a committer validating and committing them in order
+//! ([`crate::committer`]). Application chaincodes run through the chaincode support
+//! ([`crate::chaincode`]) with the `wasm` and `ccaas` launchers.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -11,12 +15,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use weft_common::grpc::{self, ServerOptions};
 use weft_common::msp::{Msp, MspDir, SigningIdentity};
+use weft_proto::protos::chaincode_support_server::ChaincodeSupportServer;
 use weft_proto::protos::deliver_server::DeliverServer;
 use weft_proto::protos::endorser_server::EndorserServer;
+use weft_wasm_host::{EngineConfig, TxLimits, WasmEngine};
 
+use crate::acl::AclProvider;
+use crate::chaincode::package::{CCAAS_TYPE, PackageStore, WASM_TYPE};
+use crate::chaincode::{
+    CcaasLauncher, ChaincodeListener, ChaincodeSupport, Launcher, SupportConfig, WasmLauncher,
+};
 use crate::channels::{Channels, JoinError};
 use crate::committer::ChannelRunner;
-use crate::config::PeerConfig;
+use crate::config::{ChaincodeMode, PeerConfig};
 use crate::deliver::DeliverService;
 use crate::endorser::Endorser;
 use crate::service::EndorserService;
@@ -44,6 +55,9 @@ pub enum NodeError {
     /// The gRPC server failed.
     #[error("server: {0}")]
     Serve(String),
+    /// The chaincode runtime could not be set up.
+    #[error("chaincode support: {0}")]
+    Chaincode(String),
 }
 
 /// Binds `peer.listenAddress` and runs the node until SIGINT/SIGTERM.
@@ -131,6 +145,8 @@ pub async fn serve(
     channels.set_starter(runner.clone());
 
     let endorser = Endorser::new(channels.clone(), local_msp, signer);
+    let support = chaincode_support(&config, channels.clone(), endorser.acl().clone())?;
+    let endorser = endorser.with_chaincode_support(support.clone());
     let mutual_tls = config.peer.tls.enabled && config.peer.tls.client_auth_required;
     let deliver = DeliverService::new(channels.clone(), endorser.acl().clone(), mutual_tls);
     let max_recv = config.peer.max_recv_msg_size;
@@ -151,8 +167,40 @@ pub async fn serve(
                 .max_decoding_message_size(max_recv)
                 .max_encoding_message_size(max_send),
         );
-    let incoming = grpc::incoming_with_timeout(listener, tls, options.handshake_timeout);
+    let incoming = grpc::incoming_with_timeout(listener, tls.clone(), options.handshake_timeout);
     let (stop_tx, mut stop_rx) = watch::channel(false);
+
+    // The chaincode listener: the peer's server TLS (no client certificates) unless in dev
+    // mode, where chaincode processes connect in plain text as with Fabric.
+    let chaincode_address = config.peer.chaincode_listen_address.clone();
+    let chaincode_socket = TcpListener::bind(&chaincode_address)
+        .await
+        .map_err(|source| NodeError::Bind {
+            address: chaincode_address.clone(),
+            source,
+        })?;
+    let chaincode_tls = match config.chaincode.mode {
+        ChaincodeMode::Dev => None,
+        ChaincodeMode::Net => tls,
+    };
+    let chaincode_incoming =
+        grpc::incoming_with_timeout(chaincode_socket, chaincode_tls, options.handshake_timeout);
+    let chaincode_router = grpc::server(&options).add_service(
+        ChaincodeSupportServer::new(ChaincodeListener::new(support.clone()))
+            .max_decoding_message_size(max_recv)
+            .max_encoding_message_size(max_send),
+    );
+    let mut chaincode_stop = stop_rx.clone();
+    tokio::spawn(async move {
+        let stopped = chaincode_router
+            .serve_with_incoming_shutdown(chaincode_incoming, async move {
+                let _ = chaincode_stop.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(e) = stopped {
+            tracing::error!(error = %e, "the chaincode listener stopped");
+        }
+    });
     let server = tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(incoming, async move {
@@ -164,6 +212,8 @@ pub async fn serve(
     tracing::info!(
         peer = %config.peer.id,
         listen = %config.peer.listen_address,
+        chaincode_listen = %config.peer.chaincode_listen_address,
+        chaincode_mode = ?config.chaincode.mode,
         channels = ?channels.ids(),
         "peer started"
     );
@@ -183,4 +233,46 @@ pub async fn serve(
     }
     tracing::info!("peer stopped");
     result
+}
+
+/// The chaincode support with the `wasm` launcher (modules compiled at install, compiled
+/// artifacts cached under `<fileSystemPath>/chaincodes/wasm`) and the `ccaas` launcher.
+fn chaincode_support(
+    config: &PeerConfig,
+    channels: Arc<Channels>,
+    acl: AclProvider,
+) -> Result<Arc<ChaincodeSupport>, NodeError> {
+    let cc = &config.chaincode;
+    let fsp = &config.peer.file_system_path;
+    let packages = PackageStore::under(fsp).map_err(|e| NodeError::Chaincode(e.to_string()))?;
+    let engine = WasmEngine::new(EngineConfig {
+        max_instances: cc.wasm.max_instances,
+        max_memory_bytes: usize::try_from(cc.wasm.memory_limit).unwrap_or(usize::MAX),
+        ..EngineConfig::default()
+    })
+    .map_err(|e| NodeError::Chaincode(e.to_string()))?;
+    let limits = TxLimits {
+        fuel: cc.wasm.fuel,
+        timeout: cc.execute_timeout,
+    };
+    let wasm: Arc<dyn Launcher> = Arc::new(WasmLauncher::new(
+        engine,
+        fsp.join("chaincodes").join("wasm"),
+        limits,
+    ));
+    let ccaas: Arc<dyn Launcher> = Arc::new(CcaasLauncher);
+    let launchers = HashMap::from([(WASM_TYPE.to_owned(), wasm), (CCAAS_TYPE.to_owned(), ccaas)]);
+    let support_config = SupportConfig {
+        execute_timeout: cc.execute_timeout,
+        startup_timeout: cc.startup_timeout,
+        total_query_limit: i32::try_from(cc.total_query_limit).unwrap_or(i32::MAX),
+        dev_mode: cc.mode == ChaincodeMode::Dev,
+    };
+    Ok(ChaincodeSupport::new(
+        support_config,
+        channels,
+        acl,
+        packages,
+        launchers,
+    ))
 }

@@ -80,9 +80,13 @@
 //!
 //! ## Rules
 //!
-//! - A pointer/length outside the guest's memory traps (the host never panics).
-//! - A `req`, response or event longer than the engine's `max_message_bytes` (default
-//!   4 MiB) traps.
+//! - A pointer/length outside the guest's memory traps (the host never panics). The
+//!   `call` output buffer (`out_ptr`, `out_cap`) must lie inside memory even when the
+//!   answer ends up parked.
+//! - A `call` request, or a `Response`/event given to `complete`, longer than the engine's
+//!   `max_message_bytes` (default 4 MiB) traps. Answers from the peer are not capped by
+//!   the host (the guest's memory limit applies when it `take`s them).
+//! - `log` may also be called after `complete`; lines over the cap are dropped silently.
 //! - A second `complete`, or any `call`/`take` after `complete`, traps ("called the host
 //!   after completing the transaction").
 //! - `complete` with bytes that do not decode as `peer.Response` (or an event that does not

@@ -267,7 +267,12 @@ impl WasmChaincode {
                 ctx.data_mut().timed_out = true;
                 Ok(UpdateDeadline::Interrupt)
             } else {
-                Ok(UpdateDeadline::Yield(1))
+                // tokio's yield_now defers the wake-up until the runtime has polled its
+                // drivers, so timers (and I/O) make progress even on a busy worker.
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
             }
         });
         store.set_epoch_deadline(1);

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use common::*;
 use prost::Message;
 use weft_proto::common::{ChannelHeader, Header, SignatureHeader};
+use weft_proto::protos::ChaincodeMessage;
 use weft_proto::protos::chaincode_message::Type;
 use weft_proto::protos::{
     ChaincodeEvent, ChaincodeInput, ChaincodeProposalPayload, GetState, Proposal, PutState,
     Response, SignedProposal,
 };
-use weft_wasm_host::TxInput;
 use weft_wasm_host::abi::compute_binding;
+use weft_wasm_host::{BoxFuture, ShimLink, TxInput};
 
 #[tokio::test]
 async fn well_behaved_guest_reads_writes_and_completes() {
@@ -218,4 +219,55 @@ async fn disallowed_kind_is_rejected_by_the_host() {
     assert_eq!(response.payload, b"call kind 24 is not allowed");
     assert!(peer.requests.is_empty(), "nothing reached the peer");
     peer.close().await;
+}
+
+/// Answers INVOKE_CHAINCODE with a RESPONSE wrapping the callee's final message.
+struct InvokeLink(ChaincodeMessage);
+
+impl ShimLink for InvokeLink {
+    fn request(&mut self, msg: ChaincodeMessage) -> BoxFuture<'_, ChaincodeMessage> {
+        Box::pin(async move {
+            assert_eq!(msg.r#type, Type::InvokeChaincode as i32);
+            ChaincodeMessage {
+                r#type: Type::Response as i32,
+                payload: self.0.encode_to_vec(),
+                ..msg
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn invoke_chaincode_answers_are_unwrapped() {
+    let engine = test_engine();
+    let cc = load(&engine, "hostile");
+    let callee = Response {
+        status: 200,
+        message: "callee".into(),
+        payload: b"from callee".to_vec(),
+    };
+    let mut link = InvokeLink(ChaincodeMessage {
+        r#type: Type::Completed as i32,
+        payload: callee.encode_to_vec(),
+        ..ChaincodeMessage::default()
+    });
+    let answer = cc
+        .run(CC_ID, &tx("inv-1", &[b"I"]), &small_limits(), &mut link)
+        .await;
+    assert_eq!(answer.r#type, Type::Completed as i32, "{answer:?}");
+    let response = Response::decode(answer.payload.as_slice()).expect("Response");
+    assert_eq!(response.payload, callee.encode_to_vec());
+    assert!(answer.chaincode_event.is_none(), "status 0");
+
+    let mut link = InvokeLink(ChaincodeMessage {
+        r#type: Type::Error as i32,
+        payload: b"callee failed".to_vec(),
+        ..ChaincodeMessage::default()
+    });
+    let answer = cc
+        .run(CC_ID, &tx("inv-2", &[b"I"]), &small_limits(), &mut link)
+        .await;
+    let response = Response::decode(answer.payload.as_slice()).expect("Response");
+    assert_eq!(response.payload, b"callee failed");
+    assert!(answer.chaincode_event.is_some(), "status 1");
 }

@@ -111,9 +111,24 @@ async fn wall_clock_timeout_stops_a_long_guest() {
     };
     let mut peer = FakePeer::start(&cc, limits).await;
 
+    // This test runs on a current-thread runtime: the ticker task only makes progress
+    // if the looping guest yields to tokio (every epoch tick).
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
     let started = Instant::now();
     let answer = peer.transact(tx("slow", &[b"L"])).await;
     let elapsed = started.elapsed();
+    ticker.abort();
+    let ticks = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(ticks >= 10, "the guest let other tasks run: {ticks} ticks");
     assert_eq!(
         error_text(&answer),
         "chaincode mycc failed: wall-clock timeout"

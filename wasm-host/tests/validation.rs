@@ -197,5 +197,37 @@ fn an_unreservable_pool_falls_back_to_on_demand_allocation() {
     })
     .expect("engine");
     assert!(!engine.is_pooled());
-    engine.load(&guest_wasm("hostile")).expect("loads without a pool");
+    engine
+        .load(&guest_wasm("hostile"))
+        .expect("loads without a pool");
+}
+
+#[test]
+fn disabled_proposals_do_not_compile() {
+    for (fields, want) in [
+        (
+            format!("{MEMORY} {MARKER} {RUN} (func (result v128) (v128.const i64x2 0 0))"),
+            "SIMD support is not enabled",
+        ),
+        (
+            format!(r#"(memory (export "memory") 1 1 shared) {MARKER} {RUN}"#),
+            "threads must be enabled",
+        ),
+        (
+            format!(r#"(memory (export "memory") i64 1) {MARKER} {RUN}"#),
+            "memory64 must be enabled",
+        ),
+        (
+            format!(r#"{MEMORY} (memory 1) {MARKER} {RUN}"#),
+            "multiple memories",
+        ),
+    ] {
+        let wasm = wat::parse_str(format!("(module {fields})")).expect("wat");
+        let err = test_engine().load(&wasm).expect_err(want).to_string();
+        assert!(
+            err.starts_with("failed to compile chaincode module:"),
+            "{err}"
+        );
+        assert!(err.contains(want), "{err}");
+    }
 }

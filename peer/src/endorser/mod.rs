@@ -33,6 +33,7 @@ use crate::acl::{AclProvider, resources};
 use crate::chaincode::{ChaincodeSupport, TxParams, share};
 use crate::channel::Channel;
 use crate::channels::Channels;
+use crate::ledger::SimulatorConfig;
 use crate::scc::{self, SystemContext};
 
 pub mod plugin;
@@ -156,7 +157,14 @@ impl Endorser {
         let Some(support) = &self.support else {
             return not_defined(&format!("chaincode {name} not found"));
         };
-        let simulator = match channel.ledger().new_tx_simulator(proposal.tx_id()) {
+        let limits = SimulatorConfig {
+            total_query_limit: usize::try_from(support.config().total_query_limit)
+                .unwrap_or(usize::MAX),
+        };
+        let simulator = match channel
+            .ledger()
+            .new_tx_simulator_with(proposal.tx_id(), limits)
+        {
             Ok(simulator) => share(simulator),
             Err(e) => return failure(format!("failed to create the transaction simulator: {e}")),
         };

@@ -93,6 +93,10 @@ impl PeerNode {
                 format!("127.0.0.1:{}", self.port),
             )
             .env("CORE_PEER_ADDRESS", format!("127.0.0.1:{}", self.port))
+            .env(
+                "CORE_PEER_CHAINCODELISTENADDRESS",
+                format!("127.0.0.1:{}", free_port()),
+            )
             .env("CORE_PEER_LOCALMSPID", &self.mspid)
             .env("CORE_PEER_MSPCONFIGPATH", p(&self.peer_dir().join("msp")))
             .env("CORE_PEER_FILESYSTEMPATH", p(&self.data_dir))

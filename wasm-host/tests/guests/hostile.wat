@@ -4,6 +4,8 @@
 ;;   B a 100 000-byte request           G garbage as Response    E garbage as event
 ;;   A call after complete              C complete twice         N return 0 without complete
 ;;   R complete, then return 7          K call a disallowed kind (24) and return the error text
+;;   I INVOKE_CHAINCODE with an empty ChaincodeSpec; the answer becomes the Response payload,
+;;     with the event "evt" when the status was 1 (callee ERROR)
 (module
   ;; @prelude
 
@@ -67,5 +69,13 @@
         (local.set $r (call $call (i32.const 24) (i32.const 0) (i32.const 0) (i32.const 16384) (i32.const 4096)))
         (if (i64.ne (i64.shr_u (local.get $r) (i64.const 32)) (i64.const 2)) (then (return (i32.const 102))))
         (return (call $respond (i32.const 16384) (i32.wrap_i64 (local.get $r)) (i32.const 0) (i32.const 0)))))
+    (if (i32.eq (local.get $op) (i32.const 0x49)) ;; I
+      (then
+        (local.set $r (call $call (i32.const 11) (i32.const 0) (i32.const 0) (i32.const 16384) (i32.const 4096)))
+        (if (i64.eq (i64.shr_u (local.get $r) (i64.const 32)) (i64.const 0))
+          (then (return (call $respond (i32.const 16384) (i32.wrap_i64 (local.get $r)) (i32.const 0) (i32.const 0)))))
+        (if (i64.eq (i64.shr_u (local.get $r) (i64.const 32)) (i64.const 1))
+          (then (return (call $respond (i32.const 16384) (i32.wrap_i64 (local.get $r)) (i32.const 32) (i32.const 8)))))
+        (return (i32.const 104))))
     (i32.const 103))
 )
