@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use weft_common::channelconfig::ChannelConfig;
 use weft_common::msp::{Msp, Principal, Role};
-use weft_common::policy::SignedData;
+use weft_common::policy::{PolicyError, SignedData};
 
 /// Channel Readers.
 pub const CHANNEL_READERS: &str = "/Channel/Application/Readers";
@@ -86,12 +86,12 @@ pub enum AclError {
     /// A channel-scoped resource was checked without a channel.
     #[error("resource {0:?} needs a channel")]
     NeedsChannel(String),
-    /// The signed request does not satisfy the policy.
-    #[error("access denied for [{resource}]: {reason}")]
+    /// The signed request does not satisfy the policy; `reason` is Fabric's message.
+    #[error("{reason}")]
     Denied {
         /// The resource.
         resource: String,
-        /// Why, for the caller's error message.
+        /// Why, in Fabric's words (`core/policy`, `core/aclmgmt`).
         reason: String,
     },
 }
@@ -129,6 +129,16 @@ impl AclProvider {
             resource: resource.to_owned(),
             reason,
         };
+        let overridden = channel
+            .and_then(ChannelConfig::application)
+            .is_some_and(|app| app.acls.contains_key(resource));
+        let local = |role: Role, name: &str| {
+            self.check_local(signed, role).map_err(|e| {
+                denied(format!(
+                    "Failed verifying that proposal's creator satisfies local MSP principal during channelless check policy with policy [{name}]: [{e}]"
+                ))
+            })
+        };
         match self
             .policy(resource, channel)
             .ok_or_else(|| AclError::UnknownResource(resource.to_owned()))?
@@ -138,10 +148,25 @@ impl AclProvider {
                 channel
                     .policy_manager()
                     .evaluate(&path, std::slice::from_ref(signed))
-                    .map_err(|e| denied(format!("policy {path}: {e}")))
+                    .map_err(|e| {
+                        let detail = match e {
+                            PolicyError::NotSatisfied { detail, .. } => detail,
+                            other => other.to_string(),
+                        };
+                        denied(if overridden {
+                            format!(
+                                "failed evaluating policy on signed data during check policy [{path}]: [{detail}]"
+                            )
+                        } else {
+                            format!(
+                                "Failed evaluating policy on signed data during check policy on channel [{}] with policy [{path}]: [{detail}]",
+                                channel.channel_id()
+                            )
+                        })
+                    })
             }
-            AclPolicy::LocalAdmins => self.check_local(signed, Role::Admin).map_err(&denied),
-            AclPolicy::LocalMembers => self.check_local(signed, Role::Member).map_err(&denied),
+            AclPolicy::LocalAdmins => local(Role::Admin, "Admins"),
+            AclPolicy::LocalMembers => local(Role::Member, "Members"),
         }
     }
 

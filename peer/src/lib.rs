@@ -12,6 +12,7 @@ pub mod deliver;
 pub mod deliverclient;
 pub mod endorser;
 pub mod ledger;
+pub mod metrics;
 pub mod node;
 pub mod scc;
 pub mod service;

@@ -130,13 +130,10 @@ impl ImplicitMetaPolicy {
         }
         Err(PolicyError::NotSatisfied {
             policy: self.name.clone(),
+            // Fabric's wording (common/policies/implicitmeta.go).
             detail: format!(
-                "{} {}: {satisfied} of the {} '{}' sub-policies were satisfied, {} required",
-                self.rule,
-                self.sub_policy,
-                self.sub_policies.len(),
-                self.sub_policy,
-                self.threshold
+                "implicit policy evaluation failed - {satisfied} sub-policies were satisfied, but this policy requires {} of the '{}' sub-policies to be satisfied",
+                self.threshold, self.sub_policy
             ),
         })
     }

@@ -403,7 +403,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "policy /Channel/Application/Endorsement not satisfied: MAJORITY Endorsement: 1 of the 3 'Endorsement' sub-policies were satisfied, 2 required"
+            "policy /Channel/Application/Endorsement not satisfied: implicit policy evaluation failed - 1 sub-policies were satisfied, but this policy requires 2 of the 'Endorsement' sub-policies to be satisfied"
         );
     }
 

@@ -102,10 +102,11 @@ impl SignaturePolicy {
         } else {
             Err(PolicyError::NotSatisfied {
                 policy: self.name.clone(),
-                detail: format!(
-                    "signature set of {} valid signer(s) did not satisfy the signature policy",
-                    identities.len()
-                ),
+                // Fabric's wording (common/cauthdsl/policy.go); the signer count is logged.
+                detail: {
+                    tracing::debug!(signers = identities.len(), "signature policy not satisfied");
+                    "signature set did not satisfy policy".to_owned()
+                },
             })
         }
     }

@@ -22,9 +22,11 @@
 use std::sync::Arc;
 
 use prost::Message;
-use weft_common::msp::{Msp, MspManager, SigningIdentity};
-use weft_common::protoutil::{self, UnpackedProposal};
-use weft_proto::msp::SerializedIdentity;
+use time::OffsetDateTime;
+use weft_common::msp::{Identity, Msp, MspError, SigningIdentity};
+use weft_common::policy::SignedData;
+use weft_common::protoutil::{self, Part, ProtoError, UnpackedProposal};
+use weft_proto::common::HeaderType;
 use weft_proto::protos::{
     ChaincodeAction, ChaincodeId, ProposalResponse, Response, SignedProposal,
 };
@@ -97,8 +99,8 @@ impl Endorser {
         &self,
         signed: SignedProposal,
     ) -> Result<ProposalResponse, ProposalRejected> {
-        let proposal =
-            protoutil::unpack_proposal(&signed).map_err(|e| ProposalRejected(e.to_string()))?;
+        let proposal = protoutil::unpack_proposal(&signed)
+            .map_err(|e| ProposalRejected(fabric_message(&e)))?;
         let channel = if proposal.channel_id().is_empty() {
             None
         } else {
@@ -239,38 +241,27 @@ impl Endorser {
         let invalid = |e: String| ProposalRejected(format!("error validating proposal: {e}"));
         proposal
             .check_header()
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|e| invalid(fabric_message(&e)))?;
         let channel_id = proposal.channel_id();
-        let mspid = SerializedIdentity::decode(proposal.creator())
-            .map(|id| id.mspid)
-            .map_err(|_| {
-                invalid(format!(
-                    "access denied: channel [{channel_id}] creator org unknown, creator is malformed"
-                ))
-            })?;
-        let denied = || {
-            invalid(format!(
-                "access denied: channel [{channel_id}] creator org [{mspid}]"
-            ))
-        };
         let signed = proposal.signed_data();
         match channel {
             Some(channel) => {
                 let config = channel.config();
-                verify_creator(config.msp_manager(), &signed).map_err(|reason| {
-                    tracing::debug!(%reason, "proposal creator refused");
-                    denied()
-                })?;
+                let msps = config.msp_manager();
+                check_creator(
+                    channel_id,
+                    &signed,
+                    |bytes| msps.deserialize_identity(bytes),
+                    |identity| msps.validate(identity),
+                )?;
             }
             None => {
-                let identity = self
-                    .local_msp
-                    .deserialize_identity(&signed.identity)
-                    .map_err(|_| denied())?;
-                self.local_msp.validate(&identity).map_err(|_| denied())?;
-                identity
-                    .verify(&signed.data, &signed.signature)
-                    .map_err(|_| denied())?;
+                check_creator(
+                    channel_id,
+                    &signed,
+                    |bytes| self.local_msp.deserialize_identity(bytes).map(Arc::new),
+                    |identity| self.local_msp.validate(identity),
+                )?;
                 return Ok(());
             }
         }
@@ -332,18 +323,95 @@ impl Endorser {
     }
 }
 
-/// The creator deserializes with the channel's MSPs, is valid, and signed the proposal.
-fn verify_creator(
-    msps: &MspManager,
-    signed: &weft_common::policy::SignedData<'_>,
-) -> Result<(), String> {
-    let identity = msps
-        .deserialize_identity(&signed.identity)
-        .map_err(|e| e.to_string())?;
-    msps.validate(&identity).map_err(|e| e.to_string())?;
+/// Fabric's creator checks in its order (deserialize, validate, verify the signature),
+/// plus Weft's refusal of an expired certificate between validation and verification
+/// (stricter than Fabric, whose MSP checks chains as of the certificate's NotBefore).
+/// Only the expiry is told to the client; other reasons are logged, as Fabric does.
+fn check_creator(
+    channel_id: &str,
+    signed: &SignedData<'_>,
+    deserialize: impl FnOnce(&[u8]) -> Result<Arc<Identity>, MspError>,
+    validate: impl FnOnce(&Identity) -> Result<(), MspError>,
+) -> Result<(), ProposalRejected> {
+    let invalid = |m: String| ProposalRejected(format!("error validating proposal: {m}"));
+    let identity = match deserialize(&signed.identity) {
+        Ok(identity) => identity,
+        // Weft's deserializer already checks the chain, which Fabric does while
+        // validating: the org is known.
+        Err(MspError::UntrustedChain { mspid, reason }) => {
+            tracing::warn!(%reason, "access denied: the creator's certificate chain is not valid");
+            return Err(invalid(format!(
+                "access denied: channel [{channel_id}] creator org [{mspid}]"
+            )));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "access denied: the creator does not deserialize");
+            return Err(invalid(format!(
+                "access denied: channel [{channel_id}] creator org unknown, creator is malformed"
+            )));
+        }
+    };
+    let denied = |reason: String| {
+        tracing::warn!(%reason, "access denied");
+        invalid(format!(
+            "access denied: channel [{channel_id}] creator org [{}]",
+            identity.mspid()
+        ))
+    };
+    validate(&identity).map_err(|e| denied(e.to_string()))?;
+    if identity.is_expired_at(OffsetDateTime::now_utc()) {
+        return Err(invalid(format!(
+            "access denied: channel [{channel_id}] creator org [{}]: creator identity expired at {}",
+            identity.mspid(),
+            identity.not_after()
+        )));
+    }
     identity
         .verify(&signed.data, &signed.signature)
-        .map_err(|e| e.to_string())
+        .map_err(|e| denied(e.to_string()))
+}
+
+/// A proposal unpacking or header error in Fabric's words (`core/common/validation`,
+/// `protoutil` unmarshalers); the shared [`ProtoError`] texts serve commit-time validation.
+fn fabric_message(e: &ProtoError) -> String {
+    match e {
+        ProtoError::Decode { part, source } => format!("error unmarshalling {part}: {source}"),
+        ProtoError::Missing(Part::ChaincodeHeaderExtension) => {
+            "ChaincodeHeaderExtension.ChaincodeId is nil".into()
+        }
+        ProtoError::Empty {
+            part: Part::ChaincodeHeaderExtension,
+            ..
+        } => "ChaincodeHeaderExtension.ChaincodeId.Name is empty".into(),
+        ProtoError::Missing(Part::ChaincodeSpec) => {
+            "chaincode invocation spec did not contain chaincode spec".into()
+        }
+        ProtoError::Missing(Part::ChaincodeInput) => {
+            "chaincode input did not contain any input".into()
+        }
+        ProtoError::HeaderTypeNotAllowed { header_type } => format!(
+            "invalid header type {}",
+            HeaderType::try_from(*header_type)
+                .map_or_else(|_| header_type.to_string(), |t| t.as_str_name().to_owned())
+        ),
+        ProtoError::NonZeroEpoch(_) => "epoch is non-zero".into(),
+        ProtoError::Empty {
+            part: Part::SignatureHeader,
+            field,
+        } => format!("{field} is empty"),
+        ProtoError::TxIdMismatch { expected, found } => {
+            format!("incorrectly computed txid '{found}' -- expected '{expected}'")
+        }
+        ProtoError::Empty {
+            part: Part::SignedProposal,
+            field: "proposal_bytes",
+        } => "empty proposal bytes".into(),
+        ProtoError::Empty {
+            part: Part::SignedProposal,
+            field: "signature",
+        } => "empty signature bytes".into(),
+        other => other.to_string(),
+    }
 }
 
 fn failure_response(message: String) -> Response {
@@ -361,6 +429,9 @@ fn failure(message: String) -> ProposalResponse {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod preprocess_tests;
 
 #[cfg(test)]
 mod chaincode_tests;
