@@ -316,6 +316,15 @@ impl Handler {
             );
             return;
         }
+        let started = std::time::Instant::now();
+        let kind = type_name(msg.r#type);
+        let support = self.support.upgrade();
+        let metrics = support.as_deref().and_then(ChaincodeSupport::metrics);
+        if let Some(m) = metrics {
+            m.shim_requests_received
+                .with_label_values(&[kind.as_str(), msg.channel_id.as_str(), self.ccid()])
+                .inc();
+        }
         let context = lock(&self.contexts).get(&key).cloned();
         let result = match context {
             None => Err(if msg.r#type == Type::InvokeChaincode as i32 {
@@ -349,6 +358,18 @@ impl Handler {
                 }
             }
         };
+        if let Some(m) = metrics {
+            let success = if reply.r#type == Type::Error as i32 {
+                "false"
+            } else {
+                "true"
+            };
+            let labels = [kind.as_str(), msg.channel_id.as_str(), self.ccid(), success];
+            m.shim_requests_completed.with_label_values(&labels).inc();
+            m.shim_request_duration
+                .with_label_values(&labels)
+                .observe(started.elapsed().as_secs_f64());
+        }
         lock(&self.active).remove(&key);
         let _ = self.sender.send(reply).await;
     }

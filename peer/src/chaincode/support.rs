@@ -6,7 +6,7 @@
 //! chaincode's [`Handler`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use futures::Stream;
@@ -18,12 +18,13 @@ use weft_proto::protos::chaincode_message::Type;
 use weft_proto::protos::{ChaincodeEvent, ChaincodeInput, ChaincodeMessage, Response};
 
 use super::context::{SharedSimulator, TxParams};
-use super::handler::{self, Handler};
+use super::handler::{self, Handler, HandlerError};
 use super::launcher::Launcher;
 use super::package::{ChaincodePackage, PackageError, PackageStore};
 use super::registry::{HandlerRegistry, Launching};
 use crate::acl::AclProvider;
 use crate::channels::Channels;
+use crate::metrics::PeerMetrics;
 use crate::validation::definitions::{self, ChaincodeDefinition, LIFECYCLE_NAMESPACE};
 
 /// The key, in a chaincode's own namespace, recording the version it was initialized
@@ -100,6 +101,7 @@ pub struct ChaincodeSupport {
     packages: PackageStore,
     launchers: HashMap<String, Arc<dyn Launcher>>,
     approvals: RwLock<HashMap<(String, String), Approval>>,
+    metrics: OnceLock<Arc<PeerMetrics>>,
 }
 
 impl ChaincodeSupport {
@@ -121,7 +123,19 @@ impl ChaincodeSupport {
             packages,
             launchers,
             approvals: RwLock::default(),
+            metrics: OnceLock::new(),
         })
+    }
+
+    /// Counts launches, executions and shim requests into `metrics` from now on (the
+    /// first call wins).
+    pub fn attach_metrics(&self, metrics: Arc<PeerMetrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    /// The metrics, once attached.
+    pub fn metrics(&self) -> Option<&PeerMetrics> {
+        self.metrics.get().map(Arc::as_ref)
     }
 
     /// Execution settings.
@@ -322,10 +336,15 @@ impl ChaincodeSupport {
             channel_id: channel_id.clone(),
             ..Default::default()
         };
-        handler
+        let executed = handler
             .execute(params.clone(), name, msg, self.config.execute_timeout)
-            .await
-            .map_err(|e| ExecuteError(e.to_string()))
+            .await;
+        if matches!(executed, Err(HandlerError::Timeout))
+            && let Some(m) = self.metrics()
+        {
+            m.execute_timeouts.with_label_values(&[&info.ccid]).inc();
+        }
+        executed.map_err(|e| ExecuteError(e.to_string()))
     }
 
     /// Fabric's `CheckInvocation` init rules: INIT only when the definition requires it
@@ -389,6 +408,24 @@ impl ChaincodeSupport {
     /// The connected handler of `ccid`, launching the chaincode if needed and waiting at
     /// most `chaincode.startuptimeout` for it to register.
     pub async fn launch(self: &Arc<Self>, ccid: &str) -> Result<Arc<Handler>, ExecuteError> {
+        if let Some(handler) = self.registry.handler(ccid) {
+            return Ok(handler);
+        }
+        let started = std::time::Instant::now();
+        let launched = self.launch_and_wait(ccid).await;
+        if let Some(m) = self.metrics() {
+            let success = if launched.is_ok() { "true" } else { "false" };
+            m.launch_duration
+                .with_label_values(&[ccid, success])
+                .observe(started.elapsed().as_secs_f64());
+            if launched.is_err() {
+                m.launch_failures.with_label_values(&[ccid]).inc();
+            }
+        }
+        launched
+    }
+
+    async fn launch_and_wait(self: &Arc<Self>, ccid: &str) -> Result<Arc<Handler>, ExecuteError> {
         let mut state = match self.registry.launching(ccid) {
             Launching::Ready(handler) => return Ok(handler),
             Launching::Wait(state) => state,
@@ -407,6 +444,9 @@ impl ChaincodeSupport {
                 .await;
         let outcome = match outcome {
             Err(_) => {
+                if let Some(m) = self.metrics() {
+                    m.launch_timeouts.with_label_values(&[ccid]).inc();
+                }
                 let reason =
                     format!("timeout expired while starting chaincode {ccid} for transaction");
                 self.registry.failed(ccid, reason.clone());

@@ -24,6 +24,7 @@ use super::tests::{CHANNEL, Fixture, package_dir};
 use crate::chaincode::package::{ChaincodePackage, PackageStore, WASM_TYPE};
 use crate::chaincode::{Approval, ChaincodeSupport, Launcher, SupportConfig, WasmLauncher};
 use crate::ledger::{KeyWrite, NsUpdates, StateView, TxUpdates};
+use crate::metrics::PeerMetrics;
 use crate::validation::definitions::{
     ChaincodeDefinition, LIFECYCLE_NAMESPACE, definitions_tx_updates, field_key, signature_policy,
 };
@@ -40,6 +41,7 @@ struct Net {
     f: Fixture,
     support: Arc<ChaincodeSupport>,
     endorser: Endorser,
+    metrics: Arc<PeerMetrics>,
     _store: tempfile::TempDir,
 }
 
@@ -73,11 +75,18 @@ impl Net {
             PackageStore::under(store.path()).expect("store"),
             HashMap::from([(WASM_TYPE.to_owned(), wasm)]),
         );
-        let endorser = f.endorser.clone().with_chaincode_support(support.clone());
+        let metrics = Arc::new(PeerMetrics::new().expect("metrics"));
+        support.attach_metrics(metrics.clone());
+        let endorser = f
+            .endorser
+            .clone()
+            .with_chaincode_support(support.clone())
+            .with_metrics(metrics.clone());
         Net {
             f,
             support,
             endorser,
+            metrics,
             _store: store,
         }
     }
@@ -359,4 +368,50 @@ async fn many_proposals_in_flight_on_one_chaincode() {
         assert_eq!(basic.writes[0].value, value.as_bytes());
     }
     assert_eq!(net.support.registry().connected().len(), 1);
+}
+
+#[tokio::test]
+async fn metrics_count_proposals_launches_and_shim_requests() {
+    let net = Net::new().await;
+    net.define(1, &["basic", "looper"], &[("a", b"alpha")]);
+    let ccid = net
+        .deploy("basic", "basic_1.0", &guest("well_behaved"))
+        .await;
+    net.deploy(
+        "looper",
+        "looper_1.0",
+        &wat::parse_str(LOOPING_GUEST).expect("wat"),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(status(&net.call("basic", &[b"put", b"v"]).await), 200);
+    }
+    assert_eq!(status(&net.call("looper", &[b"f"]).await), 500);
+    let garbage = SignedProposal {
+        proposal_bytes: b"garbage".to_vec(),
+        signature: Vec::new(),
+    };
+    assert!(net.endorser.process_proposal(garbage).await.is_err());
+
+    let text = String::from_utf8(net.metrics.encode_text().expect("encode")).expect("utf8");
+    let has = |line: &str| {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    };
+    has("endorser_proposals_received 4");
+    has("endorser_successful_proposals 2");
+    has("endorser_proposal_validation_failures 1");
+    has("endorser_proposal_simulation_failures{chaincode=\"looper\",channel=\"mychannel\"} 1");
+    has(
+        "endorser_proposal_duration_count{chaincode=\"basic\",channel=\"mychannel\",success=\"true\"} 2",
+    );
+    has("weft_endorser_endorsement_duration_count{chaincode=\"basic\",channel=\"mychannel\"} 2");
+    has(&format!(
+        "chaincode_launch_duration_count{{chaincode=\"{ccid}\",success=\"true\"}} 1"
+    ));
+    has(&format!(
+        "chaincode_shim_requests_completed{{chaincode=\"{ccid}\",channel=\"mychannel\",success=\"true\",type=\"GET_STATE\"}} 2"
+    ));
 }

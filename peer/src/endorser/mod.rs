@@ -20,6 +20,7 @@
 //! (`plugin`).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use prost::Message;
 use time::OffsetDateTime;
@@ -36,6 +37,7 @@ use crate::chaincode::{ChaincodeSupport, TxParams, share};
 use crate::channel::Channel;
 use crate::channels::Channels;
 use crate::ledger::SimulatorConfig;
+use crate::metrics::PeerMetrics;
 use crate::scc::{self, SystemContext};
 
 pub mod plugin;
@@ -59,6 +61,7 @@ pub struct Endorser {
     acl: AclProvider,
     plugins: EndorsementPlugins,
     support: Option<Arc<ChaincodeSupport>>,
+    metrics: Option<Arc<PeerMetrics>>,
 }
 
 impl Endorser {
@@ -74,7 +77,18 @@ impl Endorser {
             acl,
             plugins,
             support: None,
+            metrics: None,
         }
+    }
+
+    /// The endorser counting into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<PeerMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn metrics(&self) -> Option<&PeerMetrics> {
+        self.metrics.as_deref()
     }
 
     /// The endorser running application chaincodes through `support`.
@@ -99,8 +113,47 @@ impl Endorser {
         &self,
         signed: SignedProposal,
     ) -> Result<ProposalResponse, ProposalRejected> {
-        let proposal = protoutil::unpack_proposal(&signed)
-            .map_err(|e| ProposalRejected(fabric_message(&e)))?;
+        if let Some(m) = self.metrics() {
+            m.proposals_received.inc();
+        }
+        let proposal = protoutil::unpack_proposal(&signed).map_err(|e| {
+            if let Some(m) = self.metrics() {
+                m.proposal_validation_failures.inc();
+            }
+            ProposalRejected(fabric_message(&e))
+        })?;
+        self.process_unpacked(proposal).await
+    }
+
+    /// Everything after unpacking, with the proposal duration and success metrics.
+    async fn process_unpacked(
+        &self,
+        proposal: UnpackedProposal,
+    ) -> Result<ProposalResponse, ProposalRejected> {
+        let started = Instant::now();
+        let channel_id = proposal.channel_id().to_owned();
+        let chaincode = proposal.chaincode_name.clone();
+        let response = self.process_checked(proposal).await?;
+        let success = response.endorsement.is_some() || channel_id.is_empty();
+        if let Some(m) = self.metrics() {
+            if success {
+                m.successful_proposals.inc();
+            }
+            m.proposal_duration
+                .with_label_values(&[
+                    channel_id.as_str(),
+                    chaincode.as_str(),
+                    if success { "true" } else { "false" },
+                ])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(response)
+    }
+
+    async fn process_checked(
+        &self,
+        proposal: UnpackedProposal,
+    ) -> Result<ProposalResponse, ProposalRejected> {
         let channel = if proposal.channel_id().is_empty() {
             None
         } else {
@@ -182,12 +235,26 @@ impl Endorser {
             Ok(None) => return not_defined(&format!("chaincode {name} not found")),
             Err(e) => return not_defined(&e.0),
         };
-        let (response, event) = match support
+        let labels = [channel_id.as_str(), name.as_str()];
+        let simulating = Instant::now();
+        let executed = support
             .execute(&params, &name, proposal.input.clone())
-            .await
-        {
+            .await;
+        if let Some(m) = self.metrics() {
+            m.simulation_duration
+                .with_label_values(&labels)
+                .observe(simulating.elapsed().as_secs_f64());
+        }
+        let (response, event) = match executed {
             Ok(answer) => answer,
-            Err(e) => return failure(format!("error in simulation: {e}")),
+            Err(e) => {
+                if let Some(m) = self.metrics() {
+                    m.proposal_simulation_failures
+                        .with_label_values(&labels)
+                        .inc();
+                }
+                return failure(format!("error in simulation: {e}"));
+            }
         };
         let taken = simulator.lock().unwrap_or_else(|e| e.into_inner()).take();
         let results = match taken.map(|simulator| simulator.done()) {
@@ -211,15 +278,30 @@ impl Endorser {
         if response.status >= scc::ERROR {
             return protoutil::unendorsed_proposal_response(response, Some(prp));
         }
+        let endorsement_failed = |chaincode_error: &str| {
+            if let Some(m) = self.metrics() {
+                m.endorsement_failures
+                    .with_label_values(&[labels[0], labels[1], chaincode_error])
+                    .inc();
+            }
+        };
         if response.status >= 400 {
+            endorsement_failed("true");
             return protoutil::unendorsed_proposal_response(response, None);
         }
-        match self.plugins.endorse(
+        let signing = Instant::now();
+        let endorsed = self.plugins.endorse(
             info.endorsement_plugin(),
             &channel_id,
             prp,
             &proposal.signed_proposal,
-        ) {
+        );
+        if let Some(m) = self.metrics() {
+            m.endorsement_duration
+                .with_label_values(&labels)
+                .observe(signing.elapsed().as_secs_f64());
+        }
+        match endorsed {
             Ok((endorsement, payload)) => ProposalResponse {
                 version: 1,
                 response: Some(response),
@@ -227,13 +309,67 @@ impl Endorser {
                 endorsement: Some(endorsement),
                 ..Default::default()
             },
-            Err(e) => failure(format!("endorsing with plugin failed: {e}")),
+            Err(e) => {
+                endorsement_failed("false");
+                failure(format!("endorsing with plugin failed: {e}"))
+            }
         }
     }
 
-    /// Fabric's `preProcess`: header checks, the creator and its signature, then (on a
-    /// channel) txid uniqueness and the `peer/Propose` ACL for application chaincodes.
+    /// Fabric's `preProcess`: the proposal's validity (headers, creator, signature),
+    /// then, on a channel, txid uniqueness and the `peer/Propose` ACL for application
+    /// chaincodes. Each refusal is counted under Fabric's metric for its kind.
     fn pre_process(
+        &self,
+        proposal: &UnpackedProposal,
+        channel: Option<&Channel>,
+    ) -> Result<(), ProposalRejected> {
+        self.validate(proposal, channel).inspect_err(|_| {
+            if let Some(m) = self.metrics() {
+                m.proposal_validation_failures.inc();
+            }
+        })?;
+        let Some(channel) = channel else {
+            return Ok(());
+        };
+        let labels = [proposal.channel_id(), proposal.chaincode_name.as_str()];
+        let txid = proposal.tx_id();
+        let duplicate = channel
+            .ledger()
+            .block_store()
+            .contains_txid(txid)
+            .map_err(|e| ProposalRejected(format!("cannot check the txid: {e}")))?;
+        if duplicate {
+            if let Some(m) = self.metrics() {
+                m.duplicate_transaction_failures
+                    .with_label_values(&labels)
+                    .inc();
+            }
+            return Err(ProposalRejected(format!(
+                "duplicate transaction found [{txid}]. Creator [{}]",
+                hex::encode(proposal.creator())
+            )));
+        }
+        if !scc::is_system_chaincode(&proposal.chaincode_name) {
+            self.acl
+                .check(
+                    resources::PEER_PROPOSE,
+                    Some(&channel.config()),
+                    &proposal.signed_data(),
+                )
+                .map_err(|e| {
+                    if let Some(m) = self.metrics() {
+                        m.proposal_acl_failures.with_label_values(&labels).inc();
+                    }
+                    ProposalRejected(e.to_string())
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Fabric's `UnpackedProposal.Validate`: header checks, then the creator against the
+    /// channel's MSPs (or the local MSP for channel-less calls) and its signature.
+    fn validate(
         &self,
         proposal: &UnpackedProposal,
         channel: Option<&Channel>,
@@ -253,39 +389,15 @@ impl Endorser {
                     &signed,
                     |bytes| msps.deserialize_identity(bytes),
                     |identity| msps.validate(identity),
-                )?;
+                )
             }
-            None => {
-                check_creator(
-                    channel_id,
-                    &signed,
-                    |bytes| self.local_msp.deserialize_identity(bytes).map(Arc::new),
-                    |identity| self.local_msp.validate(identity),
-                )?;
-                return Ok(());
-            }
+            None => check_creator(
+                channel_id,
+                &signed,
+                |bytes| self.local_msp.deserialize_identity(bytes).map(Arc::new),
+                |identity| self.local_msp.validate(identity),
+            ),
         }
-        let Some(channel) = channel else {
-            return Ok(());
-        };
-        let txid = proposal.tx_id();
-        let duplicate = channel
-            .ledger()
-            .block_store()
-            .contains_txid(txid)
-            .map_err(|e| ProposalRejected(format!("cannot check the txid: {e}")))?;
-        if duplicate {
-            return Err(ProposalRejected(format!(
-                "duplicate transaction found [{txid}]. Creator [{}]",
-                hex::encode(proposal.creator())
-            )));
-        }
-        if !scc::is_system_chaincode(&proposal.chaincode_name) {
-            self.acl
-                .check(resources::PEER_PROPOSE, Some(&channel.config()), &signed)
-                .map_err(|e| ProposalRejected(e.to_string()))?;
-        }
-        Ok(())
     }
 
     /// Turns a chaincode's response into the proposal response Fabric gives: unendorsed
