@@ -1,5 +1,7 @@
 //! # The Weft guest ABI, version 1
 //!
+//! (ARCHITECTURE.md carries the same text for readers of the repository; change both.)
+//!
 //! A Weft chaincode is a core WebAssembly module (no component model, no WASI). It talks
 //! to the host through four functions imported from the module `fabric` and exports three
 //! items. All pointers and lengths are `i32` values read as **unsigned** offsets into the
