@@ -21,7 +21,11 @@ pub struct HandlerRegistry {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Registered and READY sent: usable.
     handlers: HashMap<String, Arc<Handler>>,
+    /// Registered, REGISTERED/READY not sent yet: not usable (a TRANSACTION sent now
+    /// would reach the chaincode before READY).
+    registering: HashMap<String, Arc<Handler>>,
     launching: HashMap<String, watch::Sender<LaunchOutcome>>,
 }
 
@@ -66,14 +70,19 @@ impl HandlerRegistry {
         }
         let (tx, rx) = watch::channel(None);
         inner.launching.insert(ccid.to_owned(), tx);
+        if inner.registering.contains_key(ccid) {
+            // Registering on its own (dev mode): it becomes ready shortly.
+            return Launching::Wait(rx);
+        }
         Launching::Start(rx)
     }
 
     /// Accepts the registration of `handler` under its chaincode id: refused when the id
-    /// is already connected, or when the peer is not launching it (outside dev mode).
+    /// is already connected, or when the peer is not launching it (outside dev mode). The
+    /// handler is not handed out before [`ready`](Self::ready).
     pub fn register(&self, ccid: &str, handler: Arc<Handler>) -> Result<(), String> {
         let mut inner = self.lock();
-        if inner.handlers.contains_key(ccid) {
+        if inner.handlers.contains_key(ccid) || inner.registering.contains_key(ccid) {
             return Err(format!("duplicate chaincodeID: {ccid}"));
         }
         if !inner.launching.contains_key(ccid) && !self.allow_unsolicited {
@@ -81,13 +90,18 @@ impl HandlerRegistry {
                 "peer will not accept external chaincode connection {ccid} (except in dev mode)"
             ));
         }
-        inner.handlers.insert(ccid.to_owned(), handler);
+        inner.registering.insert(ccid.to_owned(), handler);
         Ok(())
     }
 
-    /// The registered chaincode `ccid` is ready: wakes the launch waiters.
+    /// The registered chaincode `ccid` was sent READY: its handler becomes usable and
+    /// the launch waiters wake.
     pub fn ready(&self, ccid: &str) {
-        if let Some(state) = self.lock().launching.remove(ccid) {
+        let mut inner = self.lock();
+        if let Some(handler) = inner.registering.remove(ccid) {
+            inner.handlers.insert(ccid.to_owned(), handler);
+        }
+        if let Some(state) = inner.launching.remove(ccid) {
             state.send_replace(Some(Ok(())));
         }
     }
@@ -104,13 +118,12 @@ impl HandlerRegistry {
     /// The chaincode's stream ended: forgets `handler` (only if it is the one registered
     /// under `ccid`).
     pub fn deregister(&self, ccid: &str, handler: &Arc<Handler>) {
-        let mut inner = self.lock();
-        if inner
-            .handlers
-            .get(ccid)
-            .is_some_and(|h| Arc::ptr_eq(h, handler))
-        {
-            inner.handlers.remove(ccid);
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        for map in [&mut inner.handlers, &mut inner.registering] {
+            if map.get(ccid).is_some_and(|h| Arc::ptr_eq(h, handler)) {
+                map.remove(ccid);
+            }
         }
     }
 
