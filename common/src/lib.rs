@@ -13,6 +13,8 @@
 //! - [`blockstore`]: the append-only RocksDB block store (blocks, txid index, height watch).
 //! - [`deliver`]: the Deliver protocol engine (seek requests → blocks and a final status).
 //! - [`localconfig`]: reading `core.yaml` / `orderer.yaml` with Fabric's env override rule.
+//! - [`operations`]: the operations endpoint (`/healthz`, `/metrics`, `/logspec`, `/version`)
+//!   and `FABRIC_LOGGING_SPEC`, served by the peer and the orderer.
 
 pub mod blockstore;
 pub mod channelconfig;
@@ -22,6 +24,7 @@ pub mod deliver;
 pub mod grpc;
 pub mod localconfig;
 pub mod msp;
+pub mod operations;
 pub mod policy;
 pub mod protoutil;
 pub mod tls;

@@ -5,7 +5,10 @@
 //! chaincode processes. Each joined channel runs a deliver client pulling blocks from its
 //! orderers and a committer validating and committing them in order
 //! ([`crate::committer`]). Application chaincodes run through the chaincode support
-//! ([`crate::chaincode`]) with the `wasm` and `ccaas` launchers.
+//! ([`crate::chaincode`]) with the `wasm` and `ccaas` launchers. The operations endpoint
+//! (`operations.listenAddress`: `/healthz`, `/metrics`, `/logspec`, `/version`) is
+//! [`weft_common::operations`]'s, serving the peer's [`PeerMetrics`] and a ledger health
+//! check.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,6 +18,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use weft_common::grpc::{self, ServerOptions};
 use weft_common::msp::{Msp, MspDir, SigningIdentity};
+use weft_common::operations::{
+    HealthChecker, LogSpec, MetricsSource, OperationsState, VersionInfo,
+};
 use weft_proto::protos::chaincode_support_server::ChaincodeSupportServer;
 use weft_proto::protos::deliver_server::DeliverServer;
 use weft_proto::protos::endorser_server::EndorserServer;
@@ -27,9 +33,10 @@ use crate::chaincode::{
 };
 use crate::channels::{Channels, JoinError};
 use crate::committer::ChannelRunner;
-use crate::config::{ChaincodeMode, PeerConfig};
+use crate::config::{ChaincodeMode, HttpTls, MetricsProvider, PeerConfig};
 use crate::deliver::DeliverService;
 use crate::endorser::Endorser;
+use crate::metrics::PeerMetrics;
 use crate::service::EndorserService;
 
 /// Why the node could not start or stopped.
@@ -58,15 +65,37 @@ pub enum NodeError {
     /// The chaincode runtime could not be set up.
     #[error("chaincode support: {0}")]
     Chaincode(String),
+    /// The metrics could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
-/// Binds `peer.listenAddress` and runs the node until SIGINT/SIGTERM.
-pub async fn run(config: PeerConfig) -> Result<(), NodeError> {
-    let address = config.peer.listen_address.clone();
-    let listener = TcpListener::bind(&address)
+/// The node's listeners, bound by [`run`] or by a test.
+#[derive(Debug)]
+pub struct Listeners {
+    /// `peer.listenAddress`: the Endorser and Deliver services.
+    pub peer: TcpListener,
+    /// `operations.listenAddress`: the operations endpoint, when served.
+    pub operations: Option<TcpListener>,
+}
+
+async fn bind(address: &str) -> Result<TcpListener, NodeError> {
+    TcpListener::bind(address)
         .await
-        .map_err(|source| NodeError::Bind { address, source })?;
-    serve(config, listener, shutdown_signal()).await
+        .map_err(|source| NodeError::Bind {
+            address: address.to_owned(),
+            source,
+        })
+}
+
+/// Binds `peer.listenAddress` and `operations.listenAddress` and runs the node until
+/// SIGINT/SIGTERM. `logspec` drives the process's log filter from `/logspec`.
+pub async fn run(config: PeerConfig, logspec: Option<Arc<LogSpec>>) -> Result<(), NodeError> {
+    let listeners = Listeners {
+        peer: bind(&config.peer.listen_address).await?,
+        operations: Some(bind(&config.operations.listen_address).await?),
+    };
+    serve(config, listeners, logspec, shutdown_signal()).await
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -124,13 +153,97 @@ fn server_tls(config: &PeerConfig) -> Result<Option<Arc<rustls::ServerConfig>>, 
     config.map(Some).map_err(tls_error)
 }
 
-/// Runs the node on a bound listener until `shutdown` completes.
+/// The operations endpoint's TLS config (`operations.tls`), when enabled: with
+/// `clientAuthRequired` clients must present a certificate chaining to `clientRootCAs`.
+fn operations_tls(tls: &HttpTls) -> Result<Option<Arc<rustls::ServerConfig>>, NodeError> {
+    if !tls.enabled {
+        return Ok(None);
+    }
+    let client_auth = tls
+        .client_auth_required
+        .then_some(tls.client_root_cas.as_slice());
+    weft_common::tls::server_config(&tls.cert_file, &tls.key_file, client_auth)
+        .map(Some)
+        .map_err(tls_error)
+}
+
+impl MetricsSource for PeerMetrics {
+    fn encode_text(&self) -> Result<Vec<u8>, String> {
+        PeerMetrics::encode_text(self).map_err(|e| e.to_string())
+    }
+
+    fn content_type(&self) -> &'static str {
+        crate::metrics::TEXT_CONTENT_TYPE
+    }
+}
+
+/// Healthy while every joined channel's ledger answers: its last block can be read.
+struct LedgersHealth(Arc<Channels>);
+
+impl HealthChecker for LedgersHealth {
+    fn health_check(&self) -> Result<(), String> {
+        let mut failed = Vec::new();
+        for channel in self.0.all() {
+            let store = channel.ledger().block_store();
+            let height = store.height();
+            let Some(last) = height.checked_sub(1) else {
+                failed.push(format!("{}: the ledger has no blocks", channel.id()));
+                continue;
+            };
+            match store.block(last) {
+                Ok(Some(_)) => {}
+                Ok(None) => failed.push(format!("{}: block {last} is missing", channel.id())),
+                Err(e) => failed.push(format!("{}: {e}", channel.id())),
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed.join("; "))
+        }
+    }
+}
+
+/// The operations endpoint's state: `/version`, `/healthz` with the ledger check,
+/// `/metrics` from `metrics` with `metrics.provider: prometheus`, `/logspec` with
+/// `logspec`.
+fn operations_state(
+    config: &PeerConfig,
+    channels: Arc<Channels>,
+    metrics: Arc<PeerMetrics>,
+    logspec: Option<Arc<LogSpec>>,
+) -> Result<Arc<OperationsState>, NodeError> {
+    let mut state = OperationsState::new(VersionInfo {
+        commit_sha: option_env!("WEFT_COMMIT_SHA")
+            .unwrap_or_default()
+            .to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    });
+    if config.metrics.provider == MetricsProvider::Prometheus {
+        state = state.with_metrics(metrics);
+    }
+    if let Some(logspec) = logspec {
+        state = state.with_logspec(logspec);
+    }
+    let state = Arc::new(state);
+    state
+        .register_checker("ledger", Arc::new(LedgersHealth(channels)))
+        .map_err(|e| NodeError::Serve(format!("health checker: {e}")))?;
+    Ok(state)
+}
+
+/// Runs the node on bound listeners until `shutdown` completes. `logspec` drives the
+/// process's log filter from `/logspec` (not served without it).
 pub async fn serve(
     config: PeerConfig,
-    listener: TcpListener,
+    listeners: Listeners,
+    logspec: Option<Arc<LogSpec>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     let (local_msp, signer) = load_identity(&config)?;
+    // The peer's metrics: served on /metrics, counted by the endorser and chaincode support.
+    let metrics = Arc::new(PeerMetrics::new()?);
+    let ops_tls = operations_tls(&config.operations.tls)?;
     let tls = server_tls(&config)?;
     let file_system_path = config.peer.file_system_path.clone();
     let channels = Arc::new(
@@ -145,8 +258,10 @@ pub async fn serve(
     channels.set_starter(runner.clone());
 
     let endorser = Endorser::new(channels.clone(), local_msp, signer);
-    let support = chaincode_support(&config, channels.clone(), endorser.acl().clone())?;
-    let endorser = endorser.with_chaincode_support(support.clone());
+    let support = chaincode_support(&config, channels.clone(), endorser.acl().clone(), &metrics)?;
+    let endorser = endorser
+        .with_chaincode_support(support.clone())
+        .with_metrics(metrics.clone());
     let mutual_tls = config.peer.tls.enabled && config.peer.tls.client_auth_required;
     let deliver = DeliverService::new(channels.clone(), endorser.acl().clone(), mutual_tls);
     let max_recv = config.peer.max_recv_msg_size;
@@ -167,8 +282,25 @@ pub async fn serve(
                 .max_decoding_message_size(max_recv)
                 .max_encoding_message_size(max_send),
         );
-    let incoming = grpc::incoming_with_timeout(listener, tls.clone(), options.handshake_timeout);
+    let incoming =
+        grpc::incoming_with_timeout(listeners.peer, tls.clone(), options.handshake_timeout);
     let (stop_tx, mut stop_rx) = watch::channel(false);
+
+    let operations = match listeners.operations {
+        Some(listener) => {
+            let state = operations_state(&config, channels.clone(), metrics.clone(), logspec)?;
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(weft_common::operations::serve(
+                listener,
+                ops_tls,
+                state,
+                async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                },
+            )))
+        }
+        None => None,
+    };
 
     // The chaincode listener: the peer's server TLS (no client certificates) unless in dev
     // mode, where chaincode processes connect in plain text as with Fabric.
@@ -231,6 +363,9 @@ pub async fn serve(
     if result.is_ok() {
         let _ = server.await;
     }
+    if let Some(operations) = operations {
+        let _ = operations.await;
+    }
     tracing::info!("peer stopped");
     result
 }
@@ -241,6 +376,7 @@ fn chaincode_support(
     config: &PeerConfig,
     channels: Arc<Channels>,
     acl: AclProvider,
+    metrics: &Arc<PeerMetrics>,
 ) -> Result<Arc<ChaincodeSupport>, NodeError> {
     let cc = &config.chaincode;
     let fsp = &config.peer.file_system_path;
@@ -255,6 +391,9 @@ fn chaincode_support(
         fuel: cc.wasm.fuel,
         timeout: cc.execute_timeout,
     };
+    metrics
+        .register_wasm_stats(Arc::new(engine.clone()))
+        .map_err(|e| NodeError::Chaincode(format!("WASM metrics: {e}")))?;
     let wasm: Arc<dyn Launcher> = Arc::new(WasmLauncher::new(
         engine,
         fsp.join("chaincodes").join("wasm"),
@@ -268,11 +407,7 @@ fn chaincode_support(
         total_query_limit: i32::try_from(cc.total_query_limit).unwrap_or(i32::MAX),
         dev_mode: cc.mode == ChaincodeMode::Dev,
     };
-    Ok(ChaincodeSupport::new(
-        support_config,
-        channels,
-        acl,
-        packages,
-        launchers,
-    ))
+    let support = ChaincodeSupport::new(support_config, channels, acl, packages, launchers);
+    support.attach_metrics(metrics.clone());
+    Ok(support)
 }

@@ -22,6 +22,19 @@ pub fn share(simulator: TxSimulator) -> SharedSimulator {
     Arc::new(Mutex::new(Some(simulator)))
 }
 
+/// Runs `f` on the shared simulator; an error (also when the simulation has already
+/// finished) becomes its text.
+pub(crate) fn with_simulator<T, E: std::fmt::Display>(
+    simulator: &SharedSimulator,
+    f: impl FnOnce(&mut TxSimulator) -> Result<T, E>,
+) -> Result<T, String> {
+    let mut guard = simulator.lock().unwrap_or_else(|e| e.into_inner());
+    let simulator = guard
+        .as_mut()
+        .ok_or("the transaction's simulation has already finished")?;
+    f(simulator).map_err(|e| e.to_string())
+}
+
 /// The parameters of one chaincode execution (Fabric's `TransactionParams`).
 #[derive(Debug, Clone)]
 pub struct TxParams {

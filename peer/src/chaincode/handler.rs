@@ -26,10 +26,12 @@ use weft_proto::protos::{
 };
 use weft_proto::queryresult::Kv;
 
-use super::context::{SharedSimulator, TxContext, TxParams, share};
+use super::context::{self, SharedSimulator, TxContext, TxParams, share};
 use super::support::ChaincodeSupport;
 use crate::acl::resources;
-use crate::ledger::{KeyMetadata, Pagination, QueryBatch, SimulationError, TxSimulator};
+use crate::ledger::{
+    KeyMetadata, Pagination, QueryBatch, SimulationError, SimulatorConfig, TxSimulator,
+};
 
 /// Fabric's error when a chaincode does not answer within `chaincode.executetimeout`.
 pub const ERROR_EXECUTION_TIMEOUT: &str = "timeout expired while executing transaction";
@@ -154,10 +156,17 @@ impl Handler {
             };
             match Type::try_from(msg.r#type) {
                 Ok(Type::Keepalive) => continue,
-                Ok(Type::Register) => {
-                    self.register(support, &msg).await?;
-                    break;
-                }
+                Ok(Type::Register) => match self.register(support, &msg).await {
+                    Ok(()) => break,
+                    Err(HandlerError::StreamTerminated) => {
+                        return Err(HandlerError::StreamTerminated);
+                    }
+                    // As Fabric: a refused registration is logged and the stream stays
+                    // in created state (the chaincode may register again).
+                    Err(refused) => {
+                        tracing::warn!(error = %refused, "chaincode registration refused");
+                    }
+                },
                 _ => {
                     return Err(HandlerError::Protocol(format!(
                         "[{}] Fabric side handler cannot handle message ({}) while in created state",
@@ -523,10 +532,19 @@ impl Handler {
             }
             Ok(Type::GetQueryResult) => {
                 let req = decode::<GetQueryResult>(payload)?;
-                if !req.metadata.is_empty() {
-                    decode::<QueryMetadata>(&req.metadata)?;
-                }
+                let metadata = if req.metadata.is_empty() {
+                    None
+                } else {
+                    Some(decode::<QueryMetadata>(&req.metadata)?)
+                };
                 no_private_data(context, &req.collection)?;
+                let paginated = metadata
+                    .as_ref()
+                    .is_some_and(|m| m.page_size != 0 || !m.bookmark.is_empty());
+                if paginated {
+                    with_simulator(context, TxSimulator::begin_paginated_query)?;
+                    return Err("ExecuteQueryWithMetadata not supported for leveldb".into());
+                }
                 Err("ExecuteQuery not supported for leveldb".into())
             }
             Ok(Type::GetHistoryForKey) => {
@@ -598,9 +616,13 @@ impl Handler {
         let simulator: SharedSimulator = if Arc::ptr_eq(&channel, &caller.channel) {
             caller.simulator.clone()
         } else {
+            let limits = SimulatorConfig {
+                total_query_limit: usize::try_from(support.config().total_query_limit)
+                    .unwrap_or(usize::MAX),
+            };
             let simulator = channel
                 .ledger()
-                .new_tx_simulator(&caller.txid)
+                .new_tx_simulator_with(&caller.txid, limits)
                 .map_err(|e| e.to_string())?;
             share(simulator)
         };
@@ -636,15 +658,7 @@ fn with_simulator<T, E: std::fmt::Display>(
     context: &TxContext,
     f: impl FnOnce(&mut TxSimulator) -> Result<T, E>,
 ) -> Result<T, String> {
-    let mut guard = context
-        .params
-        .simulator
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let simulator = guard
-        .as_mut()
-        .ok_or("the transaction's simulation has already finished")?;
-    f(simulator).map_err(|e| e.to_string())
+    context::with_simulator(&context.params.simulator, f)
 }
 
 fn check_capability(context: &TxContext, any_of: &[&str]) -> Result<(), ()> {

@@ -141,7 +141,7 @@ impl Launcher for WasmLauncher {
             let (to_chaincode, chaincode_inbox) = mpsc::channel(STREAM_BUFFER);
             let (chaincode_outbox, from_chaincode) = mpsc::channel(STREAM_BUFFER);
             let id = ccid.to_owned();
-            let limits = self.limits.clone();
+            let limits = self.limits;
             tokio::spawn(async move {
                 if let Err(e) = module
                     .serve(id.clone(), limits, chaincode_inbox, chaincode_outbox)

@@ -27,3 +27,6 @@ pub use registry::HandlerRegistry;
 pub use support::{
     Approval, ChaincodeSupport, EndorsementInfo, ExecuteError, INITIALIZED_KEY, SupportConfig,
 };
+
+#[cfg(test)]
+mod tests;

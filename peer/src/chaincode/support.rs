@@ -17,7 +17,7 @@ use weft_proto::lifecycle::state_data::Type as StateDataType;
 use weft_proto::protos::chaincode_message::Type;
 use weft_proto::protos::{ChaincodeEvent, ChaincodeInput, ChaincodeMessage, Response};
 
-use super::context::{SharedSimulator, TxParams};
+use super::context::{SharedSimulator, TxParams, with_simulator};
 use super::handler::{self, Handler, HandlerError};
 use super::launcher::Launcher;
 use super::package::{ChaincodePackage, PackageError, PackageStore};
@@ -314,19 +314,23 @@ impl ChaincodeSupport {
         input: ChaincodeInput,
     ) -> Result<ChaincodeMessage, ExecuteError> {
         let channel_id = params.channel_id().to_owned();
+        // Fabric wraps every CheckInvocation error "invalid invocation: ".
+        let invalid = |e: String| ExecuteError(format!("invalid invocation: {e}"));
         let info = self
             .endorsement_info(params, name)
             .map_err(|e| {
-                ExecuteError(format!(
+                invalid(format!(
                     "[channel {channel_id}] failed to get chaincode container info for {name}: {e}"
                 ))
             })?
             .ok_or_else(|| {
-                ExecuteError(format!(
+                invalid(format!(
                     "[channel {channel_id}] failed to get chaincode container info for {name}: chaincode {name} not found"
                 ))
             })?;
-        let r#type = self.check_init(params, name, &info, &input)?;
+        let r#type = self
+            .check_init(params, name, &info, &input)
+            .map_err(|e| invalid(e.0))?;
         let handler = self.launch(&info.ccid).await?;
         let msg = ChaincodeMessage {
             r#type: r#type as i32,
@@ -344,7 +348,7 @@ impl ChaincodeSupport {
         {
             m.execute_timeouts.with_label_values(&[&info.ccid]).inc();
         }
-        executed.map_err(|e| ExecuteError(e.to_string()))
+        executed.map_err(|e| ExecuteError(format!("error sending: {e}")))
     }
 
     /// Fabric's `CheckInvocation` init rules: INIT only when the definition requires it
@@ -358,19 +362,9 @@ impl ChaincodeSupport {
         input: &ChaincodeInput,
     ) -> Result<Type, ExecuteError> {
         let init_required = info.definition.endorsement_info.init_required;
-        let with_simulator = |f: &mut dyn FnMut(
-            &mut crate::ledger::TxSimulator,
-        ) -> Result<Option<Vec<u8>>, String>| {
-            let mut guard = params.simulator.lock().unwrap_or_else(|e| e.into_inner());
-            match guard.as_mut() {
-                Some(simulator) => f(simulator),
-                None => Err("the transaction's simulation has already finished".to_owned()),
-            }
-        };
         let needs_init = if init_required {
-            let value = with_simulator(&mut |sim| {
+            let value = with_simulator(&params.simulator, |sim| {
                 sim.get_state(name, INITIALIZED_KEY)
-                    .map_err(|e| e.to_string())
             })
             .map_err(|e| ExecuteError(format!("could not get 'initialized' key: {e}")))?;
             value.as_deref() != Some(info.version().as_bytes())
@@ -389,10 +383,8 @@ impl ChaincodeSupport {
                 )));
             }
             let version = info.version().as_bytes().to_vec();
-            with_simulator(&mut |sim| {
-                sim.set_state(name, INITIALIZED_KEY, version.clone())
-                    .map(|()| None)
-                    .map_err(|e| e.to_string())
+            with_simulator(&params.simulator, |sim| {
+                sim.set_state(name, INITIALIZED_KEY, version)
             })
             .map_err(|e| ExecuteError(format!("could not set 'initialized' key: {e}")))?;
             return Ok(Type::Init);
@@ -491,13 +483,7 @@ impl ChaincodeSupport {
 /// The committed sequence of `name` read through the simulator (0 when not defined).
 fn read_sequence(simulator: &SharedSimulator, name: &str) -> Result<i64, String> {
     let key = definitions::field_key(name, "Sequence");
-    let mut guard = simulator.lock().unwrap_or_else(|e| e.into_inner());
-    let simulator = guard
-        .as_mut()
-        .ok_or("the transaction's simulation has already finished")?;
-    let Some(bytes) = simulator
-        .get_state(LIFECYCLE_NAMESPACE, &key)
-        .map_err(|e| e.to_string())?
+    let Some(bytes) = with_simulator(simulator, |sim| sim.get_state(LIFECYCLE_NAMESPACE, &key))?
     else {
         return Ok(0);
     };

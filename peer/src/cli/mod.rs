@@ -127,8 +127,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Node(NodeCommand::Start(start)) => {
             let mut config = PeerConfig::load()?;
             node::apply_start_flags(&mut config, &start);
-            node::init_logging();
-            node::start(config).await
+            let logspec = node::init_logging();
+            node::start(config, logspec).await
         }
         Command::Channel(channel) => {
             let config = PeerConfig::load()?;

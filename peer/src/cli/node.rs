@@ -1,7 +1,12 @@
 //! `peer node start`: the configuration with the command's flags applied, logging from
 //! `FABRIC_LOGGING_SPEC`, then the node until SIGINT/SIGTERM.
 
-use tracing_subscriber::EnvFilter;
+use std::sync::Arc;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, reload};
+use weft_common::operations::{LogSpec, env_filter_from_logspec};
 
 use super::CliError;
 use super::args::StartArgs;
@@ -15,54 +20,50 @@ pub fn apply_start_flags(config: &mut PeerConfig, args: &StartArgs) {
     }
 }
 
-/// Logs to stderr at the levels `FABRIC_LOGGING_SPEC` asks for (see [`logspec_filter`]);
-/// an unusable spec falls back to `info` with a warning.
-pub fn init_logging() {
-    let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_default();
-    let (filter, problem) = match EnvFilter::try_new(logspec_filter(&spec)) {
-        Ok(filter) => (filter, None),
-        Err(e) => (EnvFilter::new("info"), Some(e.to_string())),
+/// Logs to stderr at the levels `FABRIC_LOGGING_SPEC` asks for (Fabric's grammar, see
+/// [`weft_common::operations::logspec_to_filter`]); an unusable spec falls back to `info`
+/// with a warning. The filter sits behind a reload layer: the returned [`LogSpec`] changes
+/// it at run time (the operations endpoint's `/logspec`). `None` when a subscriber was
+/// already installed.
+pub fn init_logging() -> Option<Arc<LogSpec>> {
+    let requested = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_default();
+    let (spec, filter, problem) = match env_filter_from_logspec(&requested) {
+        Ok(filter) => (requested.clone(), filter, None),
+        Err(e) => (
+            "info".to_owned(),
+            EnvFilter::new("info"),
+            Some(e.to_string()),
+        ),
     };
-    let installed = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let (filter, handle) = reload::Layer::new(filter);
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .try_init()
         .is_ok();
-    if let (true, Some(problem)) = (installed, problem) {
-        tracing::warn!(spec = %spec, %problem, "FABRIC_LOGGING_SPEC not understood; logging at info");
+    if !installed {
+        return None;
     }
-}
-
-/// Fabric's logging spec (`[module[,module]=]level[:...]`, the bare level being the
-/// default) as `tracing` filter directives: Fabric's levels map to tracing's
-/// (`warning` → `warn`, `dpanic`/`panic`/`fatal` → `error`); module names are used as
-/// targets as given.
-pub fn logspec_filter(spec: &str) -> String {
-    let level = |l: &str| match l.trim().to_ascii_lowercase().as_str() {
-        "warning" => "warn".to_owned(),
-        "dpanic" | "panic" | "fatal" => "error".to_owned(),
-        other => other.to_owned(),
-    };
-    let mut default = "info".to_owned();
-    let mut directives = Vec::new();
-    for token in spec.split(':').map(str::trim).filter(|t| !t.is_empty()) {
-        match token.split_once('=') {
-            None => default = level(token),
-            Some((modules, l)) => {
-                for m in modules.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-                    directives.push(format!("{m}={}", level(l)));
-                }
-            }
+    if let Some(problem) = problem {
+        tracing::warn!(spec = %requested, %problem, "FABRIC_LOGGING_SPEC not understood; logging at info");
+    }
+    match LogSpec::from_reload_handle(&spec, handle) {
+        Ok(logspec) => Some(Arc::new(logspec)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the log spec cannot be changed at run time");
+            None
         }
     }
-    directives.insert(0, default);
-    directives.join(",")
 }
 
-/// Runs the node with `config` until SIGINT/SIGTERM ([`crate::node::run`]).
-pub async fn start(config: PeerConfig) -> Result<(), CliError> {
-    crate::node::run(config)
+/// Runs the node with `config` until SIGINT/SIGTERM ([`crate::node::run`]); `logspec`
+/// (from [`init_logging`]) is served on `/logspec`.
+pub async fn start(config: PeerConfig, logspec: Option<Arc<LogSpec>>) -> Result<(), CliError> {
+    crate::node::run(config, logspec)
         .await
         .map_err(|e| CliError::Node(e.to_string()))
 }
@@ -87,12 +88,18 @@ mod tests {
 
     #[test]
     fn logspec_to_directives() {
-        assert_eq!(logspec_filter(""), "info");
-        assert_eq!(logspec_filter("DEBUG"), "debug");
+        use weft_common::operations::logspec_to_filter;
+        assert_eq!(logspec_to_filter("").expect("spec"), "info");
+        assert_eq!(logspec_to_filter("DEBUG").expect("spec"), "debug");
         assert_eq!(
-            logspec_filter("gossip,ledger=warning:weft_peer=debug:fatal"),
+            logspec_to_filter("gossip,ledger=warning:weft_peer=debug:fatal").expect("spec"),
             "error,gossip=warn,ledger=warn,weft_peer=debug"
         );
-        assert!(EnvFilter::try_new(logspec_filter("grpc=debug:info")).is_ok());
+        assert_eq!(
+            logspec_to_filter("weft_peer.node=debug:info").expect("spec"),
+            "info,weft_peer::node=debug"
+        );
+        assert!(env_filter_from_logspec("grpc=debug:info").is_ok());
+        assert!(env_filter_from_logspec("chatty").is_err());
     }
 }

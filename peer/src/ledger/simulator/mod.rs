@@ -446,6 +446,18 @@ impl TxSimulator {
         self.set_state_metadata(namespace, key, KeyMetadata::new())
     }
 
+    /// Fabric's check before a paginated query of any kind (e.g. a paginated rich
+    /// query): refused once the transaction has written; afterwards writes are refused.
+    pub fn begin_paginated_query(&mut self) -> Result<(), SimulationError> {
+        if self.write_performed {
+            return Err(SimulationError::PaginatedQueryAfterWrite {
+                txid: self.txid.clone(),
+            });
+        }
+        self.paginated_query_performed = true;
+        Ok(())
+    }
+
     /// Opens a range query over the committed keys of `namespace` in `[start, end)`
     /// (`end` empty: to the namespace's end). With a `pagination` Fabric treats as set
     /// (page size ≠ 0 or a bookmark), the query is paginated: refused if the transaction
