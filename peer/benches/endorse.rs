@@ -609,10 +609,10 @@ async fn bench() {
         "| chaincode | install (save + compile + cache) | first endorsement | install + first | restart: first endorsement (artifact from disk) |"
     );
     println!("|---|---|---|---|---|");
-    for i in 0..colds {
+    for (i, name) in cold_names.iter().enumerate().take(colds) {
         println!(
             "| {} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            cold_names[i],
+            name,
             ms(cold.install[i]),
             ms(cold.first[i]),
             ms(cold.install[i] + cold.first[i]),
