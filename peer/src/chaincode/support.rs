@@ -274,34 +274,21 @@ impl ChaincodeSupport {
         name: &str,
         input: ChaincodeInput,
     ) -> Result<(Response, Option<ChaincodeEvent>), ExecuteError> {
-        let txid = params.txid.clone();
-        let answer = self
-            .invoke(params, name, input)
-            .await
-            .map_err(|e| ExecuteError(format!("failed to execute transaction {txid}: {e}")))?;
-        let event = answer.chaincode_event.map(|mut event| {
-            event.chaincode_id = name.to_owned();
-            event.tx_id = txid.clone();
-            event
-        });
-        match Type::try_from(answer.r#type) {
-            Ok(Type::Completed) => {
-                let response = Response::decode(answer.payload.as_slice()).map_err(|e| {
-                    ExecuteError(format!(
-                        "failed to unmarshal response for transaction {txid}: {e}"
-                    ))
-                })?;
-                Ok((response, event))
-            }
-            Ok(Type::Error) => Err(ExecuteError(format!(
-                "transaction returned with failure: {}",
-                String::from_utf8_lossy(&answer.payload)
-            ))),
-            _ => Err(ExecuteError(format!(
-                "unexpected response type {} for transaction {txid}",
-                answer.r#type
-            ))),
-        }
+        let answer = self.invoke(params, name, input).await;
+        execution_result(&params.txid, name, answer)
+    }
+
+    /// [`execute`](Self::execute) for a chaincode whose `info` the caller already looked
+    /// up through this transaction's simulator (the endorser does, to pick the plugin).
+    pub async fn execute_defined(
+        self: &Arc<Self>,
+        params: &TxParams,
+        info: &EndorsementInfo,
+        name: &str,
+        input: ChaincodeInput,
+    ) -> Result<(Response, Option<ChaincodeEvent>), ExecuteError> {
+        let answer = self.invoke_defined(params, info, name, input).await;
+        execution_result(&params.txid, name, answer)
     }
 
     /// Checks the invocation (definition, init rules), launches the chaincode if needed
@@ -328,9 +315,21 @@ impl ChaincodeSupport {
                     "[channel {channel_id}] failed to get chaincode container info for {name}: chaincode {name} not found"
                 ))
             })?;
+        self.invoke_defined(params, &info, name, input).await
+    }
+
+    /// [`invoke`](Self::invoke) with the definition already looked up.
+    async fn invoke_defined(
+        self: &Arc<Self>,
+        params: &TxParams,
+        info: &EndorsementInfo,
+        name: &str,
+        input: ChaincodeInput,
+    ) -> Result<ChaincodeMessage, ExecuteError> {
+        let channel_id = params.channel_id().to_owned();
         let r#type = self
-            .check_init(params, name, &info, &input)
-            .map_err(|e| invalid(e.0))?;
+            .check_init(params, name, info, &input)
+            .map_err(|e| ExecuteError(format!("invalid invocation: {e}")))?;
         let handler = self.launch(&info.ccid).await?;
         let msg = ChaincodeMessage {
             r#type: r#type as i32,
@@ -477,6 +476,41 @@ impl ChaincodeSupport {
             .get(&kind)
             .ok_or_else(|| format!("chaincode type '{kind}' cannot be launched by this peer"))?;
         launcher.start(self, ccid, &package).await
+    }
+}
+
+/// Fabric's `processChaincodeExecutionResult`: COMPLETED → the decoded response (and the
+/// event, stamped with chaincode name and txid), ERROR → "transaction returned with
+/// failure: …".
+fn execution_result(
+    txid: &str,
+    name: &str,
+    answer: Result<ChaincodeMessage, ExecuteError>,
+) -> Result<(Response, Option<ChaincodeEvent>), ExecuteError> {
+    let answer =
+        answer.map_err(|e| ExecuteError(format!("failed to execute transaction {txid}: {e}")))?;
+    let event = answer.chaincode_event.map(|mut event| {
+        event.chaincode_id = name.to_owned();
+        event.tx_id = txid.to_owned();
+        event
+    });
+    match Type::try_from(answer.r#type) {
+        Ok(Type::Completed) => {
+            let response = Response::decode(answer.payload.as_slice()).map_err(|e| {
+                ExecuteError(format!(
+                    "failed to unmarshal response for transaction {txid}: {e}"
+                ))
+            })?;
+            Ok((response, event))
+        }
+        Ok(Type::Error) => Err(ExecuteError(format!(
+            "transaction returned with failure: {}",
+            String::from_utf8_lossy(&answer.payload)
+        ))),
+        _ => Err(ExecuteError(format!(
+            "unexpected response type {} for transaction {txid}",
+            answer.r#type
+        ))),
     }
 }
 

@@ -238,7 +238,7 @@ impl Endorser {
         let labels = [channel_id.as_str(), name.as_str()];
         let simulating = Instant::now();
         let executed = support
-            .execute(&params, &name, proposal.input.clone())
+            .execute_defined(&params, &info, &name, proposal.input.clone())
             .await;
         if let Some(m) = self.metrics() {
             m.simulation_duration
