@@ -337,6 +337,7 @@ fn workload(net: &Net, block_size: usize, blocks: usize, endorsements: usize) ->
                 .collect(),
             metadata_writes: Vec::new(),
         }],
+        ..TxUpdates::default()
     };
     let mut previous = block_header_hash(seed_block.header.as_ref().unwrap()).to_vec();
     let mut verifications = Vec::new();

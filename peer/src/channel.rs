@@ -11,6 +11,7 @@ use weft_common::protoutil;
 use weft_proto::common::Block;
 use weft_proto::protos::TxValidationCode;
 
+use crate::ledger::private::{PrivateWrite, private_writes_matching};
 use crate::ledger::{Ledger, LedgerError, config_tx_updates};
 use crate::validation::{BlockValidator, ValidationError};
 
@@ -178,6 +179,37 @@ impl Channel {
         self.commits.subscribe()
     }
 
+    /// The private writes of valid transaction `tx` of block `number` this peer holds:
+    /// the first private read-write set in the transient store whose collections match the
+    /// block's hashes. The endorser kept only collections this peer's org is a member of;
+    /// without one (this peer did not endorse the transaction) the transaction's private
+    /// data is missing here and only its hashes are committed.
+    fn private_writes(
+        &self,
+        number: u64,
+        tx: &crate::ledger::TxUpdates,
+    ) -> Result<Vec<PrivateWrite>, ChannelError> {
+        let candidates = self.ledger.transient_private_data(&tx.txid)?;
+        let mut last_error = None;
+        for pvt in &candidates {
+            match private_writes_matching(pvt, &tx.collections, |_, _| true) {
+                Ok(writes) => return Ok(writes),
+                Err(reason) => last_error = Some(reason),
+            }
+        }
+        match last_error {
+            Some(reason) => tracing::warn!(
+                channel = %self.id, block = number, txid = %tx.txid,
+                "private data not committed: {reason}"
+            ),
+            None => tracing::debug!(
+                channel = %self.id, block = number, txid = %tx.txid,
+                "no private data held for the transaction; committing its hashes only"
+            ),
+        }
+        Ok(Vec::new())
+    }
+
     /// Validates and commits the next block. Blocks are committed strictly in order: a
     /// block below the height was already committed and is skipped (`Ok(None)`), a block
     /// above it is an error. Blocking: call it off the async runtime.
@@ -204,7 +236,11 @@ impl Channel {
             .validate(&block, &config, self.ledger.as_ref())?;
         let mut block = block;
         protoutil::set_transactions_filter(&mut block, validated.filter.clone());
-        self.ledger.commit(&block, &validated.updates)?;
+        let mut updates = validated.updates;
+        for tx in updates.iter_mut().filter(|tx| !tx.collections.is_empty()) {
+            tx.private = self.private_writes(number, tx)?;
+        }
+        self.ledger.commit(&block, &updates)?;
         if let Some(new_config) = validated.config.map(|c| c.config) {
             tracing::info!(channel = %self.id, block = number, sequence = new_config.sequence(), "channel config updated");
             self.config.send_replace(Arc::new(new_config));

@@ -26,6 +26,7 @@ use weft_proto::protos::{
 };
 use weft_proto::queryresult::Kv;
 
+use super::collections;
 use super::context::{self, SharedSimulator, TxContext, TxParams, share};
 use super::support::ChaincodeSupport;
 use crate::acl::resources;
@@ -394,16 +395,35 @@ impl Handler {
         match Type::try_from(msg.r#type) {
             Ok(Type::GetState) => {
                 let req = decode::<GetState>(payload)?;
-                no_private_data(context, &req.collection)?;
-                with_simulator(context, |sim| sim.get_state(&context.namespace, &req.key))
-                    .map(Option::unwrap_or_default)
+                if req.collection.is_empty() {
+                    return with_simulator(context, |sim| {
+                        sim.get_state(&context.namespace, &req.key)
+                    })
+                    .map(Option::unwrap_or_default);
+                }
+                check_private(context, &req.collection, Some(Access::Read))?;
+                with_simulator(context, |sim| {
+                    sim.get_private_data(&context.namespace, &req.collection, &req.key)
+                })
+                .map(Option::unwrap_or_default)
             }
             Ok(Type::GetStateMultiple) => {
                 let req = decode::<GetStateMultiple>(payload)?;
-                no_private_data(context, &req.collection)?;
-                let values = with_simulator(context, |sim| {
-                    sim.get_state_multiple(&context.namespace, &req.keys)
-                })?;
+                let values = if req.collection.is_empty() {
+                    with_simulator(context, |sim| {
+                        sim.get_state_multiple(&context.namespace, &req.keys)
+                    })?
+                } else {
+                    check_private(context, &req.collection, Some(Access::Read))?;
+                    with_simulator(context, |sim| {
+                        req.keys
+                            .iter()
+                            .map(|key| {
+                                sim.get_private_data(&context.namespace, &req.collection, key)
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })?
+                };
                 Ok(GetStateMultipleResult {
                     values: values.into_iter().map(Option::unwrap_or_default).collect(),
                 }
@@ -411,18 +431,35 @@ impl Handler {
             }
             Ok(Type::PutState) => {
                 let req = decode::<PutState>(payload)?;
-                no_private_data(context, &req.collection)?;
-                with_simulator(context, |sim| {
-                    sim.set_state(&context.namespace, &req.key, req.value)
-                })?;
+                if req.collection.is_empty() {
+                    with_simulator(context, |sim| {
+                        sim.set_state(&context.namespace, &req.key, req.value)
+                    })?;
+                } else {
+                    check_private(context, &req.collection, Some(Access::Write))?;
+                    with_simulator(context, |sim| {
+                        sim.set_private_data(
+                            &context.namespace,
+                            &req.collection,
+                            &req.key,
+                            req.value,
+                        )
+                    })?;
+                }
                 Ok(Vec::new())
             }
             Ok(Type::DelState) => {
                 let req = decode::<DelState>(payload)?;
-                no_private_data(context, &req.collection)?;
-                with_simulator(context, |sim| {
-                    sim.delete_state(&context.namespace, &req.key)
-                })?;
+                if req.collection.is_empty() {
+                    with_simulator(context, |sim| {
+                        sim.delete_state(&context.namespace, &req.key)
+                    })?;
+                } else {
+                    check_private(context, &req.collection, Some(Access::Write))?;
+                    with_simulator(context, |sim| {
+                        sim.delete_private_data(&context.namespace, &req.collection, &req.key)
+                    })?;
+                }
                 Ok(Vec::new())
             }
             Ok(Type::GetStateMetadata) => {
@@ -431,10 +468,16 @@ impl Handler {
                         .to_owned()
                 })?;
                 let req = decode::<GetStateMetadata>(payload)?;
-                no_private_data(context, &req.collection)?;
-                let metadata = with_simulator(context, |sim| {
-                    sim.get_state_metadata(&context.namespace, &req.key)
-                })?;
+                let metadata = if req.collection.is_empty() {
+                    with_simulator(context, |sim| {
+                        sim.get_state_metadata(&context.namespace, &req.key)
+                    })?
+                } else {
+                    check_private(context, &req.collection, Some(Access::Read))?;
+                    with_simulator(context, |sim| {
+                        sim.get_private_data_metadata(&context.namespace, &req.collection, &req.key)
+                    })?
+                };
                 Ok(StateMetadataResult {
                     entries: metadata
                         .into_iter()
@@ -450,19 +493,31 @@ impl Handler {
                 })?;
                 let req = decode::<PutStateMetadata>(payload)?;
                 let entry = req.metadata.unwrap_or_default();
-                no_private_data(context, &req.collection)?;
                 let metadata = KeyMetadata::from([(entry.metakey, entry.value)]);
-                with_simulator(context, |sim| {
-                    sim.set_state_metadata(&context.namespace, &req.key, metadata)
-                })?;
+                if req.collection.is_empty() {
+                    with_simulator(context, |sim| {
+                        sim.set_state_metadata(&context.namespace, &req.key, metadata)
+                    })?;
+                } else {
+                    check_private(context, &req.collection, Some(Access::Write))?;
+                    with_simulator(context, |sim| {
+                        sim.set_private_data_metadata(
+                            &context.namespace,
+                            &req.collection,
+                            &req.key,
+                            metadata,
+                        )
+                    })?;
+                }
                 Ok(Vec::new())
             }
             Ok(Type::GetPrivateDataHash) => {
                 let req = decode::<GetState>(payload)?;
-                if context.is_init {
-                    return Err("private data APIs are not allowed in chaincode Init()".into());
-                }
-                Err(private_data_unsupported(&req.collection))
+                check_private(context, &req.collection, None)?;
+                with_simulator(context, |sim| {
+                    sim.get_private_data_hash(&context.namespace, &req.collection, &req.key)
+                })
+                .map(Option::unwrap_or_default)
             }
             Ok(Type::PurgePrivateData) => {
                 check_capability(context, &["V2_5"]).map_err(|()| {
@@ -473,10 +528,11 @@ impl Handler {
                 if req.collection.is_empty() {
                     return Err("only applicable for private data".into());
                 }
-                if context.is_init {
-                    return Err("private data APIs are not allowed in chaincode Init()".into());
-                }
-                Err(private_data_unsupported(&req.collection))
+                check_private(context, &req.collection, Some(Access::Write))?;
+                with_simulator(context, |sim| {
+                    sim.purge_private_data(&context.namespace, &req.collection, &req.key)
+                })?;
+                Ok(Vec::new())
             }
             Ok(Type::GetStateByRange) => {
                 let req = decode::<GetStateByRange>(payload)?;
@@ -489,14 +545,25 @@ impl Handler {
                         bookmark: metadata.bookmark,
                     })
                 };
-                no_private_data(context, &req.collection)?;
+                if !req.collection.is_empty() {
+                    check_private(context, &req.collection, Some(Access::Read))?;
+                }
                 with_simulator(context, |sim| {
-                    let id = sim.open_range(
-                        &context.namespace,
-                        &req.start_key,
-                        &req.end_key,
-                        pagination,
-                    )?;
+                    let id = if req.collection.is_empty() {
+                        sim.open_range(
+                            &context.namespace,
+                            &req.start_key,
+                            &req.end_key,
+                            pagination,
+                        )?
+                    } else {
+                        sim.open_private_range(
+                            &context.namespace,
+                            &req.collection,
+                            &req.start_key,
+                            &req.end_key,
+                        )?
+                    };
                     let batch = sim.next_batch(&id, MAX_RESULT_LIMIT)?;
                     Ok::<_, SimulationError>(range_response(&context.namespace, id, batch))
                 })
@@ -537,7 +604,10 @@ impl Handler {
                 } else {
                     Some(decode::<QueryMetadata>(&req.metadata)?)
                 };
-                no_private_data(context, &req.collection)?;
+                if !req.collection.is_empty() {
+                    check_private(context, &req.collection, Some(Access::Read))?;
+                    return Err("ExecuteQuery not supported for leveldb".into());
+                }
                 let paginated = metadata
                     .as_ref()
                     .is_some_and(|m| m.page_size != 0 || !m.bookmark.is_empty());
@@ -670,20 +740,57 @@ fn check_capability(context: &TxContext, any_of: &[&str]) -> Result<(), ()> {
 }
 
 /// Private data: refused inside INIT as Fabric does, otherwise not available yet.
-fn no_private_data(context: &TxContext, collection: &str) -> Result<(), String> {
-    if collection.is_empty() {
-        return Ok(());
-    }
+/// The access a private data operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// Fabric's checks before a private data operation: none in `Init`, and (unless `access`
+/// is `None`, as for `GetPrivateDataHash`) the creator's permission on the collection
+/// (`errorIfCreatorHasNoReadPermission` / `…WritePermission`).
+fn check_private(
+    context: &TxContext,
+    collection: &str,
+    access: Option<Access>,
+) -> Result<(), String> {
     if context.is_init {
         return Err("private data APIs are not allowed in chaincode Init()".into());
     }
-    Err(private_data_unsupported(collection))
-}
-
-fn private_data_unsupported(collection: &str) -> String {
-    format!(
-        "private data collection {collection} is not available: this peer does not store private data yet"
-    )
+    let Some(access) = access else {
+        return Ok(());
+    };
+    let config = context.params.channel.config();
+    let resolved = with_simulator(context, |sim| {
+        Ok::<_, String>(collections::resolve(
+            sim.snapshot(),
+            &config,
+            &context.namespace,
+            collection,
+        ))
+    })?
+    .map_err(|_| {
+        format!(
+            "collection {}/{}/{collection} could not be found",
+            context.params.channel_id(),
+            context.namespace
+        )
+    })?;
+    let (read, write) = collections::permissions(&config, &resolved, &context.params.creator);
+    match access {
+        Access::Read if !read => Err(format!(
+            "tx creator does not have read access permission on privatedata in \
+             chaincodeName:{} collectionName: {collection}",
+            context.namespace
+        )),
+        Access::Write if !write => Err(format!(
+            "tx creator does not have write access permission on privatedata in \
+             chaincodeName:{} collectionName: {collection}",
+            context.namespace
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The QueryResponse of a range query batch: `queryresult.KV`s of `namespace`.

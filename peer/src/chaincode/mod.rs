@@ -11,6 +11,7 @@
 //! - `listener`: `/protos.ChaincodeSupport/Register` for chaincodes that dial the peer.
 //! - `package`: Fabric's package format and the installed-package store.
 
+pub mod collections;
 mod context;
 mod handler;
 mod launcher;

@@ -1801,10 +1801,19 @@ fn private_requests(collection: &str) -> Vec<(&'static str, Type, Vec<u8>)> {
 }
 
 #[tokio::test]
-async fn private_data_requests_are_refused_naming_the_collection() {
+async fn undefined_collections_are_refused_naming_the_collection() {
     let net = Net::new();
     let (mut shim, _served) = Shim::register(&net.support, "basic:1.0").await;
     let params = net.params();
+    params
+        .simulator
+        .lock()
+        .expect("simulator")
+        .as_mut()
+        .expect("simulating")
+        .set_collection_check(crate::chaincode::collections::collection_check(
+            net.channel.config(),
+        ));
     let call = input(&[b"f"]);
     let execution = net.start(&params, "basic", call.clone());
     shim.expect_tx(Type::Transaction, &params, &call).await;

@@ -95,7 +95,22 @@ impl Net {
     /// writing `seed` into the `basic` namespace, without validation (test seeding).
     fn define(&self, number: u64, names: &[&str], seed: &[(&str, &[u8])]) {
         let policy = signature_policy(dsl::parse("OR('Org1MSP.peer')").expect("policy"));
-        let definition = ChaincodeDefinition::new(1, "1.0", &policy);
+        self.define_as(
+            number,
+            names,
+            seed,
+            ChaincodeDefinition::new(1, "1.0", &policy),
+        );
+    }
+
+    /// [`Self::define`] with an explicit definition.
+    fn define_as(
+        &self,
+        number: u64,
+        names: &[&str],
+        seed: &[(&str, &[u8])],
+        definition: ChaincodeDefinition,
+    ) {
         let defs: Vec<(&str, &ChaincodeDefinition)> =
             names.iter().map(|n| (*n, &definition)).collect();
         let mut updates = definitions_tx_updates(0, &format!("define-{number}"), &defs);
@@ -414,4 +429,119 @@ async fn metrics_count_proposals_launches_and_shim_requests() {
     has(&format!(
         "chaincode_shim_requests_completed{{chaincode=\"{ccid}\",channel=\"mychannel\",success=\"true\",type=\"GET_STATE\"}} 2"
     ));
+}
+
+/// A static collection whose members are the given orgs (any member).
+fn collection(name: &str, orgs: &[&str]) -> weft_proto::protos::CollectionConfig {
+    use weft_proto::protos::collection_config::Payload;
+    use weft_proto::protos::collection_policy_config::Payload as PolicyPayload;
+    let members: Vec<String> = orgs.iter().map(|o| format!("'{o}.member'")).collect();
+    let policy = dsl::parse(&format!("OR({})", members.join(","))).expect("policy");
+    weft_proto::protos::CollectionConfig {
+        payload: Some(Payload::StaticCollectionConfig(
+            weft_proto::protos::StaticCollectionConfig {
+                name: name.into(),
+                member_orgs_policy: Some(weft_proto::protos::CollectionPolicyConfig {
+                    payload: Some(PolicyPayload::SignaturePolicy(policy)),
+                }),
+                ..Default::default()
+            },
+        )),
+    }
+}
+
+#[tokio::test]
+async fn private_writes_reach_the_private_store_of_member_peers_only() {
+    use crate::ledger::private::hash;
+    let net = Net::new().await;
+    let policy = signature_policy(dsl::parse("OR('Org1MSP.peer')").expect("policy"));
+    let mut definition = ChaincodeDefinition::new(1, "1.0", &policy);
+    definition.collections.config = vec![
+        collection("shared", &["Org1MSP", "Org2MSP"]),
+        collection("org2only", &["Org2MSP"]),
+    ];
+    net.define_as(1, &["priv"], &[], definition);
+    net.deploy("priv", "priv_1.0", &guest("private_put")).await;
+    let channel = net.f.channels.get(CHANNEL).expect("channel");
+    let ledger = channel.ledger().clone();
+
+    let mut number = 2;
+    let mut endorse_and_commit = |collection: &str, value: &[u8]| {
+        let signed = net.signed("priv", &[collection.as_bytes(), value], &net.f.user1);
+        let channel = channel.clone();
+        let endorser = net.endorser.clone();
+        let user = net.f.user1.clone();
+        let this = number;
+        number += 1;
+        async move {
+            let response = endorser
+                .process_proposal(signed.clone())
+                .await
+                .expect("answered");
+            assert_eq!(status(&response), 200, "{}", message(&response));
+            let unpacked = protoutil::unpack_proposal(&signed).expect("unpack");
+            let txid = unpacked.tx_id().to_owned();
+            let held = channel
+                .ledger()
+                .transient_private_data(&txid)
+                .expect("transient");
+            let envelope =
+                protoutil::assemble_transaction(&unpacked, &[response]).expect("assemble");
+            let envelope = protoutil::sign_envelope_payload(envelope.payload, &user).expect("sign");
+            let previous = channel.ledger().block_store().last_header_hash();
+            let block = build_block(this, previous, vec![envelope.encode_to_vec()]);
+            let notice = channel
+                .commit_block(block)
+                .expect("commit")
+                .expect("committed");
+            assert!(
+                channel
+                    .ledger()
+                    .transient_private_data(&txid)
+                    .expect("transient")
+                    .is_empty(),
+                "the transient store is purged at commit"
+            );
+            (held.len(), notice.transactions[0].code)
+        }
+    };
+
+    // Org1 is a member of its implicit collection and of "shared": kept and committed.
+    for coll in ["_implicit_org_Org1MSP", "shared"] {
+        let outcome = endorse_and_commit(coll, b"mine").await;
+        assert_eq!(outcome, (1, TxValidationCode::Valid), "{coll}");
+        let stored = ledger.private_data("priv", coll, "k").expect("read");
+        assert_eq!(stored.map(|v| v.value).as_deref(), Some(b"mine".as_slice()));
+        let hashed = ledger.private_data_hash("priv", coll, "k").expect("read");
+        assert_eq!(hashed.map(|v| v.value), Some(hash(b"mine")));
+    }
+    // Org1's peer may endorse a write to a collection of Org2 only, but keeps no clear
+    // value: the hash alone commits.
+    let outcome = endorse_and_commit("org2only", b"theirs").await;
+    assert_eq!(outcome, (0, TxValidationCode::Valid));
+    assert_eq!(
+        ledger.private_data("priv", "org2only", "k").expect("read"),
+        None
+    );
+    let hashed = ledger
+        .private_data_hash("priv", "org2only", "k")
+        .expect("read");
+    assert_eq!(hashed.map(|v| v.value), Some(hash(b"theirs")));
+    // A write to Org2's implicit collection needs Org2's endorsement (its org's
+    // Endorsement policy): Org1 cannot forge it.
+    let outcome = endorse_and_commit("_implicit_org_Org2MSP", b"forged").await;
+    assert_eq!(outcome, (0, TxValidationCode::EndorsementPolicyFailure));
+    let hashed = ledger
+        .private_data_hash("priv", "_implicit_org_Org2MSP", "k")
+        .expect("read");
+    assert_eq!(hashed, None);
+    // A write to an undefined collection is refused to the guest (which gives up with
+    // its exit code 4; the handler's message is checked in chaincode::tests).
+    let response = net.call("priv", &[b"nosuch", b"x"]).await;
+    assert_eq!(status(&response), 500);
+    assert!(
+        message(&response).contains("fabric_run returned 4"),
+        "{}",
+        message(&response)
+    );
 }

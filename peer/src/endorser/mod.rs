@@ -33,6 +33,7 @@ use weft_proto::protos::{
 };
 
 use crate::acl::{AclProvider, resources};
+use crate::chaincode::collections;
 use crate::chaincode::{ChaincodeSupport, TxParams, share};
 use crate::channel::Channel;
 use crate::channels::Channels;
@@ -220,7 +221,10 @@ impl Endorser {
             .ledger()
             .new_tx_simulator_with(proposal.tx_id(), limits)
         {
-            Ok(simulator) => share(simulator),
+            Ok(mut simulator) => {
+                simulator.set_collection_check(collections::collection_check(channel.config()));
+                share(simulator)
+            }
             Err(e) => return failure(format!("failed to create the transaction simulator: {e}")),
         };
         let params = TxParams {
@@ -264,6 +268,14 @@ impl Endorser {
                 return failure("error in simulation: the simulation was already finished".into());
             }
         };
+        if response.status < 400
+            && let Some(pvt) = results.pvt_rwset.clone()
+            && let Err(e) = self.keep_private_data(&channel, proposal.tx_id(), pvt)
+        {
+            return failure(format!(
+                "error in simulation: failed to keep private data: {e}"
+            ));
+        }
         let action = ChaincodeAction {
             results: results.bytes,
             events: event.map(|e| e.encode_to_vec()).unwrap_or_default(),
@@ -313,6 +325,25 @@ impl Endorser {
                 endorsement_failed("false");
                 failure(format!("endorsing with plugin failed: {e}"))
             }
+        }
+    }
+
+    /// Keeps the private read-write set of an endorsement in the channel's transient
+    /// store until its transaction commits — only the collections this peer's org is a
+    /// member of (Fabric distributes the rest to member peers; without gossip, those are
+    /// dropped here).
+    fn keep_private_data(
+        &self,
+        channel: &Channel,
+        txid: &str,
+        pvt: weft_proto::rwset::TxPvtReadWriteSet,
+    ) -> Result<(), crate::ledger::LedgerError> {
+        let ledger = channel.ledger();
+        let snapshot = ledger.snapshot()?;
+        let config = channel.config();
+        match collections::eligible_private_data(pvt, &snapshot, &config, self.local_msp.id()) {
+            Some(eligible) => ledger.persist_transient(txid, &eligible),
+            None => Ok(()),
         }
     }
 

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 mod apply;
 mod codec;
 mod history;
+pub mod private;
 mod read;
 mod recovery;
 mod simulator;
@@ -29,11 +30,13 @@ mod tests;
 
 pub use history::HistoryEntry;
 pub use simulator::{
-    DEFAULT_TOTAL_QUERY_LIMIT, KeyValue, PageMetadata, Pagination, QUERY_BATCH_SIZE, QueryBatch,
-    QueryId, SimulationError, SimulationResults, SimulatorConfig, TxSimulator,
+    CollectionCheck, DEFAULT_TOTAL_QUERY_LIMIT, KeyValue, PageMetadata, Pagination,
+    QUERY_BATCH_SIZE, QueryBatch, QueryId, SimulationError, SimulationResults, SimulatorConfig,
+    TxSimulator,
 };
 pub use snapshot::LedgerSnapshot;
 pub use store::Ledger;
+pub(crate) use updates::push_ns_updates;
 pub use updates::{
     CHANNEL_CONFIG_KEY, PEER_NAMESPACE, config_tx_updates, ns_updates_from_kv,
     tx_updates_from_rwset, updates_of_committed_block,
@@ -115,8 +118,15 @@ pub struct TxUpdates {
     pub tx_num: u64,
     /// The transaction id (recorded by the history database).
     pub txid: String,
-    /// Writes per namespace.
+    /// Writes per namespace: public namespaces and the hashed state of collections
+    /// ([`private::hashed_namespace`]).
     pub namespaces: Vec<NsUpdates>,
+    /// The collections the transaction writes, with the hash of each one's private
+    /// read-write set as the block carries it.
+    pub collections: Vec<private::CollectionHash>,
+    /// Private state writes this peer commits (collections it is a member of whose
+    /// private data it holds; filled in before the commit from the transient store).
+    pub private: Vec<private::PrivateWrite>,
 }
 
 /// Why a ledger operation failed.

@@ -4,6 +4,7 @@
 use rocksdb::SnapshotWithThreadMode;
 use weft_common::blockstore::Db;
 
+use super::private::{hash, hashed_namespace, hashed_state_key, private_namespace};
 use super::read::{Source, StateReader};
 use super::store::Ledger;
 use super::{LedgerError, StateIter, StateView, VersionedValue};
@@ -44,6 +45,53 @@ impl<'a> LedgerSnapshot<'a> {
     /// 1; 0 for an empty ledger).
     pub fn height(&self) -> u64 {
         self.height
+    }
+
+    /// The committed private value of `key` in `collection` of `namespace`, if this peer
+    /// holds it.
+    pub fn get_private(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<VersionedValue>, LedgerError> {
+        self.private_reader()?
+            .get_state(&private_namespace(namespace, collection), key)
+    }
+
+    /// The committed hashed entry (value hash, metadata, version) of `key` in `collection`
+    /// of `namespace`.
+    pub fn get_private_hash(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<VersionedValue>, LedgerError> {
+        self.reader()?.get_state(
+            &hashed_namespace(namespace, collection),
+            &hashed_state_key(&hash(key.as_bytes())),
+        )
+    }
+
+    /// The committed private keys of `collection` of `namespace` in `[start, end)` (`end`
+    /// empty: to the end), with their values.
+    pub fn private_range<'b>(
+        &'b self,
+        namespace: &str,
+        collection: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<StateIter<'b>, LedgerError> {
+        self.private_reader()?
+            .range(&private_namespace(namespace, collection), start, end)
+    }
+
+    fn private_reader(&self) -> Result<StateReader<'_>, LedgerError> {
+        Ok(StateReader {
+            source: Source::Snapshot(&self.snapshot),
+            state: self.ledger.private_cf()?,
+            db: self.ledger.block_store().db(),
+        })
     }
 
     fn reader(&self) -> Result<StateReader<'_>, LedgerError> {

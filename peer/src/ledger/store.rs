@@ -17,6 +17,7 @@ use super::codec::{
     decode_value, encode_savepoint, encode_value, history_key, split_history_key, split_state_key,
     state_key,
 };
+use super::private::{CF_PRIVATE, CF_TRANSIENT, is_derived_namespace};
 use super::read::{Source, StateReader};
 use super::snapshot::LedgerSnapshot;
 use super::{
@@ -70,7 +71,11 @@ impl Ledger {
 
     /// [`Self::open`] with explicit block store options.
     pub fn open_with(dir: &Path, options: BlockStoreOptions) -> Result<Self, LedgerError> {
-        let store = BlockStore::open_with(dir, &[CF_STATE, CF_HISTORY], options)?;
+        let store = BlockStore::open_with(
+            dir,
+            &[CF_STATE, CF_HISTORY, CF_PRIVATE, CF_TRANSIENT],
+            options,
+        )?;
         let ledger = Self {
             store: Arc::new(store),
             commit_lock: Mutex::new(()),
@@ -119,7 +124,7 @@ impl Ledger {
             .into());
         }
         check_updates(block, number, updates)?;
-        let batch = self.block_batch(
+        let mut batch = self.block_batch(
             number,
             updates,
             Targets {
@@ -127,6 +132,9 @@ impl Ledger {
                 history: true,
             },
         )?;
+        self.private_batch(&mut batch, number, updates)?;
+        let txids = block_txids(block);
+        self.purge_transient(&mut batch, &txids, number + 1)?;
         self.store.append(block, batch)?;
         tracing::debug!(block = number, txs = updates.len(), "block committed");
         Ok(())
@@ -258,7 +266,11 @@ impl Ledger {
             let history = self.history_cf()?;
             for tx in updates {
                 let version = Version::new(number, tx.tx_num);
-                for ns in &tx.namespaces {
+                for ns in tx
+                    .namespaces
+                    .iter()
+                    .filter(|ns| !is_derived_namespace(&ns.namespace))
+                {
                     for write in &ns.writes {
                         batch.put_cf(history, history_key(&ns.namespace, &write.key, version), []);
                     }
@@ -309,6 +321,19 @@ impl StateView for Ledger {
     fn contains_txid(&self, txid: &str) -> Result<bool, LedgerError> {
         Ok(self.store.contains_txid(txid)?)
     }
+}
+
+/// The transaction ids of every transaction of `block` that unpacks (whatever its code):
+/// their transient store entries go when the block commits.
+fn block_txids(block: &Block) -> Vec<String> {
+    let Some(data) = block.data.as_ref() else {
+        return Vec::new();
+    };
+    data.data
+        .iter()
+        .filter_map(|entry| weft_common::protoutil::unpack_envelope_bytes(entry).ok())
+        .map(|envelope| envelope.tx_id().to_owned())
+        .collect()
 }
 
 /// Checks that `updates` fit `block`: a filter entry per transaction, strictly

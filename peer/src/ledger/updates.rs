@@ -7,10 +7,11 @@ use weft_common::protoutil::{
     unpack_envelope_bytes,
 };
 use weft_proto::common::{Block, HeaderType};
-use weft_proto::kvrwset::KvrwSet;
+use weft_proto::kvrwset::{HashedRwSet, KvrwSet};
 use weft_proto::protos::TxValidationCode;
 use weft_proto::rwset::TxReadWriteSet;
 
+use super::private::{CollectionHash, hashed_ns_updates};
 use super::{KeyMetadata, KeyMetadataWrite, KeyWrite, LedgerError, NsUpdates, TxUpdates};
 
 /// The public writes of transaction `tx_num` (id `txid`) from its read-write set, with
@@ -23,33 +24,76 @@ use super::{KeyMetadata, KeyMetadataWrite, KeyWrite, LedgerError, NsUpdates, TxU
 /// - a key's metadata entries are kept by name (a repeated key keeps its last write), no
 ///   entries clearing the metadata;
 /// - namespaces keep their rwset order; those without public writes are left out;
-/// - collection hashed writes are not carried (no private data yet).
+/// - each collection's hashed writes follow its namespace's public writes, under the
+///   collection's hashed namespace ([`super::private`]), with the same rules; the
+///   collections' private read-write set hashes are listed in `collections`.
 pub fn tx_updates_from_rwset(
     tx_num: u64,
     txid: &str,
     rwset: &TxReadWriteSet,
 ) -> Result<TxUpdates, LedgerError> {
-    let namespaces = rwset
-        .ns_rwset
-        .iter()
-        .map(|ns| {
-            let kv = KvrwSet::decode(ns.rwset.as_slice()).map_err(|e| {
-                LedgerError::InvalidRwset(format!(
-                    "tx {txid}: namespace {:?}: KVRWSet: {e}",
-                    ns.namespace
-                ))
-            })?;
-            Ok(ns_updates_from_kv(&ns.namespace, &kv))
-        })
-        .collect::<Result<Vec<_>, LedgerError>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    Ok(TxUpdates {
+    let mut tx = TxUpdates {
         tx_num,
         txid: txid.to_owned(),
-        namespaces,
-    })
+        ..TxUpdates::default()
+    };
+    for ns in &rwset.ns_rwset {
+        let kv = KvrwSet::decode(ns.rwset.as_slice()).map_err(|e| {
+            LedgerError::InvalidRwset(format!(
+                "tx {txid}: namespace {:?}: KVRWSet: {e}",
+                ns.namespace
+            ))
+        })?;
+        let collections = ns
+            .collection_hashed_rwset
+            .iter()
+            .map(|c| {
+                let hashed = HashedRwSet::decode(c.hashed_rwset.as_slice()).map_err(|e| {
+                    LedgerError::InvalidRwset(format!(
+                        "tx {txid}: namespace {:?} collection {:?}: HashedRWSet: {e}",
+                        ns.namespace, c.collection_name
+                    ))
+                })?;
+                Ok((
+                    c.collection_name.as_str(),
+                    hashed,
+                    c.pvt_rwset_hash.as_slice(),
+                ))
+            })
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        push_ns_updates(
+            &mut tx,
+            &ns.namespace,
+            &kv,
+            collections
+                .iter()
+                .map(|(name, hashed, hash)| (*name, hashed, *hash)),
+        );
+    }
+    Ok(tx)
+}
+
+/// Adds to `tx` the updates of one namespace: its public writes ([`ns_updates_from_kv`]),
+/// then each collection's hashed writes ([`hashed_ns_updates`]) and, for a collection
+/// with a private read-write set, the hash the block carries for it.
+pub(crate) fn push_ns_updates<'a>(
+    tx: &mut TxUpdates,
+    namespace: &str,
+    kv: &KvrwSet,
+    collections: impl IntoIterator<Item = (&'a str, &'a HashedRwSet, &'a [u8])>,
+) {
+    tx.namespaces.extend(ns_updates_from_kv(namespace, kv));
+    for (collection, hashed, pvt_rwset_hash) in collections {
+        tx.namespaces
+            .extend(hashed_ns_updates(namespace, collection, hashed));
+        if !pvt_rwset_hash.is_empty() {
+            tx.collections.push(CollectionHash {
+                namespace: namespace.to_owned(),
+                collection: collection.to_owned(),
+                pvt_rwset_hash: pvt_rwset_hash.to_vec(),
+            });
+        }
+    }
 }
 
 /// The updates of one namespace's `KVRWSet` under the rules of [`tx_updates_from_rwset`];
@@ -113,6 +157,8 @@ pub fn config_tx_updates(tx_num: u64, txid: &str, config_envelope: &[u8]) -> TxU
     TxUpdates {
         tx_num,
         txid: txid.to_owned(),
+        collections: Vec::new(),
+        private: Vec::new(),
         namespaces: vec![NsUpdates {
             namespace: PEER_NAMESPACE.to_owned(),
             writes: vec![KeyWrite {

@@ -356,6 +356,7 @@ pub fn definitions_tx_updates(
         tx_num,
         txid: txid.to_owned(),
         namespaces: vec![ns],
+        ..TxUpdates::default()
     }
 }
 
@@ -519,6 +520,7 @@ mod tests {
                     writes,
                     metadata_writes: vec![],
                 }],
+                ..TxUpdates::default()
             }],
         );
         assert_eq!(chaincode_definition(&state, "basic"), Ok(Some(def.clone())));

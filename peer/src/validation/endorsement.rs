@@ -34,12 +34,11 @@ use super::definitions::{
 };
 use super::rwset::NsRwSet;
 use super::{ValidationError, read_state};
+use crate::ledger::private::{IMPLICIT_COLLECTION_PREFIX, hashed_namespace, hashed_state_key};
 use crate::ledger::{StateView, VALIDATION_PARAMETER};
 
 /// The channel policy `_lifecycle` writes must satisfy.
 pub const LIFECYCLE_ENDORSEMENT_POLICY: &str = "/Channel/Application/LifecycleEndorsement";
-/// The name prefix of an org's implicit private data collection.
-pub const IMPLICIT_COLLECTION_PREFIX: &str = "_implicit_org_";
 
 /// How a namespace is validated, as resolved from the committed definitions.
 #[derive(Debug)]
@@ -275,12 +274,7 @@ impl<'a> Policies<'a> {
             checked: HashSet::new(),
         };
         for written in rwset.map(NsRwSet::written_keys).unwrap_or_default() {
-            let key_policy = if written.collection.is_empty() {
-                self.key_level_policy(ns, &written.key)?
-            } else {
-                // Private data has no state here yet: hashed keys carry no metadata.
-                None
-            };
+            let key_policy = self.key_level_policy(ns, &written.collection, &written.key)?;
             let result = match key_policy {
                 Some(envelope_bytes) => {
                     let result = evaluate_key_policy(&envelope_bytes, self.channel, signers)
@@ -309,11 +303,25 @@ impl<'a> Policies<'a> {
     }
 
     /// The committed `VALIDATION_PARAMETER` of a public key, if non-empty.
-    fn key_level_policy(&self, ns: &str, key: &[u8]) -> Result<Option<Vec<u8>>, ValidationError> {
-        let Ok(key) = std::str::from_utf8(key) else {
-            return Ok(None);
+    fn key_level_policy(
+        &self,
+        ns: &str,
+        collection: &str,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, ValidationError> {
+        let committed = if collection.is_empty() {
+            let Ok(key) = std::str::from_utf8(key) else {
+                return Ok(None);
+            };
+            read_state(self.state, ns, key)?
+        } else {
+            read_state(
+                self.state,
+                &hashed_namespace(ns, collection),
+                &hashed_state_key(key),
+            )?
         };
-        Ok(read_state(self.state, ns, key)?
+        Ok(committed
             .and_then(|v| v.metadata.get(VALIDATION_PARAMETER).cloned())
             .filter(|p| !p.is_empty()))
     }

@@ -69,8 +69,10 @@
 //!   value is a delete (`rwsetutil.IsKVWriteDelete`); a key written several times in a
 //!   namespace is deleted if any of those writes is a delete, else gets the last value;
 //!   metadata entries are kept by name, an empty entry list clearing the metadata;
-//!   namespaces without public writes or metadata writes are left out; collection
-//!   (private data) writes are not carried;
+//!   namespaces without public writes or metadata writes are left out; each
+//!   collection's hashed writes follow, under its hashed namespace
+//!   ([`crate::ledger::private`]), with the hash of its private read-write set (the
+//!   private writes themselves are added by the channel from the transient store);
 //! - a CONFIG transaction's `ConfigEnvelope` bytes under [`config::CHANNEL_CONFIG_KEY`]
 //!   in namespace "", as Fabric's peer stores them.
 //!
@@ -91,8 +93,7 @@
 //! Fabric's validator fail the whole block (the channel stops); here they are
 //! INVALID_CONFIG_TRANSACTION, ENDORSEMENT_POLICY_FAILURE and PHANTOM_READ_CONFLICT.
 //! Namespaces are validated in name order where Fabric's order is random. Private data:
-//! hashed keys carry no key-level policy, and hashed reads are checked only against the
-//! block's earlier hashed writes (there is no private data state yet).
+//! a hashed key's key-level policy is its hashed-state metadata, as in Fabric.
 
 pub mod config;
 pub mod definitions;

@@ -13,8 +13,9 @@
 //!    equal `raw_reads` exactly, or give the same Merkle summary
 //!    ([`super::range_merkle`]) as `reads_merkle_hashes`, else PHANTOM_READ_CONFLICT;
 //! 3. every hashed read of a collection: a key hash written by an earlier valid
-//!    transaction of this block is an MVCC_READ_CONFLICT (committed private data versions
-//!    are not checked: there is no private data store yet).
+//!    transaction of this block, or whose committed version in the hashed state
+//!    ([`crate::ledger::private`]) differs from the version read, is an
+//!    MVCC_READ_CONFLICT.
 //!
 //! A valid transaction's updates then become visible to the next ones with version
 //! `(block, tx index)`: a key updated only in its metadata keeps its value and gets the
@@ -30,6 +31,7 @@ use weft_proto::protos::TxValidationCode;
 use super::range_merkle::RangeQueryResultsHelper;
 use super::rwset::ParsedRwSet;
 use super::{Invalid, read_state};
+use crate::ledger::private::{hashed_namespace, hashed_state_key};
 use crate::ledger::{KeyMetadata, LedgerError, StateView, TxUpdates, Version, VersionedValue};
 
 /// The updates of the block's valid transactions so far, over committed state.
@@ -91,6 +93,24 @@ impl<'a> BlockUpdates<'a> {
                             format!(
                                 "hashed key {} of collection {} of namespace {name} was \
                                  updated by an earlier transaction in this block",
+                                hex::encode(&read.key_hash),
+                                coll.name
+                            ),
+                        )));
+                    }
+                    let committed = read_state(
+                        self.state,
+                        &hashed_namespace(name, &coll.name),
+                        &hashed_state_key(&read.key_hash),
+                    )?
+                    .map(|v| v.version);
+                    let expected = read.version.as_ref().map(version_of);
+                    if committed != expected {
+                        return Ok(Some(Invalid::new(
+                            TxValidationCode::MvccReadConflict,
+                            format!(
+                                "hashed key {} of collection {} of namespace {name}: read \
+                                 version {expected:?}, committed version {committed:?}",
                                 hex::encode(&read.key_hash),
                                 coll.name
                             ),

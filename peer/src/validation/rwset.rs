@@ -32,6 +32,8 @@ pub(crate) struct CollRwSet {
     pub name: String,
     /// Hashed reads, writes and metadata writes.
     pub hashed: HashedRwSet,
+    /// The hash of the collection's private read-write set (empty if it writes nothing).
+    pub pvt_rwset_hash: Vec<u8>,
 }
 
 /// A written key as the endorsement checks see it: collection ("" for public data) and
@@ -70,6 +72,7 @@ impl ParsedRwSet {
                         Ok(CollRwSet {
                             name: c.collection_name,
                             hashed,
+                            pvt_rwset_hash: c.pvt_rwset_hash,
                         })
                     })
                     .collect::<Result<_, String>>()?;
@@ -97,18 +100,25 @@ impl ParsedRwSet {
         self.namespaces.iter().find(|ns| ns.namespace == name)
     }
 
-    /// The transaction's public writes as the ledger applies them
-    /// ([`crate::ledger::ns_updates_from_kv`]: Fabric's rules, shared with recovery).
+    /// The transaction's writes as the ledger applies them (public and hashed, with
+    /// the collections' hashes; `crate::ledger::push_ns_updates`, shared with recovery).
     pub fn to_tx_updates(&self, tx_num: u64, txid: &str) -> TxUpdates {
-        TxUpdates {
+        let mut tx = TxUpdates {
             tx_num,
             txid: txid.to_owned(),
-            namespaces: self
-                .namespaces
-                .iter()
-                .filter_map(|ns| crate::ledger::ns_updates_from_kv(&ns.namespace, &ns.kv))
-                .collect(),
+            ..TxUpdates::default()
+        };
+        for ns in &self.namespaces {
+            crate::ledger::push_ns_updates(
+                &mut tx,
+                &ns.namespace,
+                &ns.kv,
+                ns.collections
+                    .iter()
+                    .map(|c| (c.name.as_str(), &c.hashed, c.pvt_rwset_hash.as_slice())),
+            );
         }
+        tx
     }
 }
 

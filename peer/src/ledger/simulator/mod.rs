@@ -37,9 +37,26 @@
 //! - the rwset: namespaces sorted by name, in each namespace reads, writes and metadata
 //!   writes sorted by key, range queries in order (`rwset_builder.go`); data model KV.
 //!
-//! Private data (collection hashed rwsets, the private rwset) is not simulated here: the
-//! seam is `NsBuilder`, where per-collection hashed read-write sets sorted by
-//! collection name would be added to each `NsReadWriteSet`.
+//! Private data (`rwset_builder.go`, `query_executor.go`, `tx_simulator.go`):
+//!
+//! - a private read (`GetPrivateData`) reads the value this peer holds and the hashed
+//!   state; their versions must agree (else Fabric's "private data matching public hash
+//!   version is not available" error); it records `KVReadHash{SHA-256(key), version}` in
+//!   the collection's hashed rwset. `GetPrivateDataHash` and `GetPrivateDataMetadata`
+//!   read the hashed state only and record the same;
+//! - a private write records the clear `KVWrite` in the private rwset and
+//!   `KVWriteHash{SHA-256(key), is_delete, SHA-256(value) unless a delete}` in the hashed
+//!   one (a purge: `is_delete` and `is_purge`); a private metadata write records
+//!   `KVMetadataWrite{key, no entries}` in the private rwset and the entries in the hashed
+//!   one, as Fabric does;
+//! - every collection's entries are sorted by the key in clear (not by hash); collections
+//!   sort by name after the namespace's public sets; each collection of the private rwset
+//!   is a marshaled `KVRWSet` (writes and metadata writes) whose SHA-256 becomes the
+//!   hashed set's `pvt_rwset_hash`;
+//! - private range queries record nothing; Fabric allows them only before any write and
+//!   refuses writes after them;
+//! - collection names are checked, when a [`CollectionCheck`] is set, before any private
+//!   read or write (Fabric's `collNameValidator`).
 //!
 //! The simulator owns an `Arc<Ledger>` and a [`LedgerSnapshot`] of it (a self-referential
 //! cell), so it is `Send + 'static` and can live across the chaincode's message round
@@ -54,12 +71,16 @@ use prost::Message;
 use self_cell::self_cell;
 use weft_proto::kvrwset::range_query_info::ReadsInfo;
 use weft_proto::kvrwset::{
-    KvMetadataEntry, KvMetadataWrite, KvRead, KvWrite, KvrwSet, QueryReads, RangeQueryInfo,
-    Version as PbVersion,
+    HashedRwSet, KvMetadataEntry, KvMetadataWrite, KvMetadataWriteHash, KvRead, KvReadHash,
+    KvWrite, KvWriteHash, KvrwSet, QueryReads, RangeQueryInfo, Version as PbVersion,
 };
 use weft_proto::rwset::tx_read_write_set::DataModel;
-use weft_proto::rwset::{NsReadWriteSet, TxReadWriteSet};
+use weft_proto::rwset::{
+    CollectionHashedReadWriteSet, CollectionPvtReadWriteSet, NsPvtReadWriteSet, NsReadWriteSet,
+    TxPvtReadWriteSet, TxReadWriteSet,
+};
 
+use super::private::hash;
 use super::{
     HistoryEntry, KeyMetadata, Ledger, LedgerError, LedgerSnapshot, StateIter, StateView, Version,
 };
@@ -133,13 +154,21 @@ pub struct QueryBatch {
     pub metadata: Option<PageMetadata>,
 }
 
+/// Decides whether `collection` may be used in `namespace`, reading definitions from the
+/// simulation's snapshot; `Err` carries the message the chaincode gets.
+pub type CollectionCheck =
+    Arc<dyn Fn(&LedgerSnapshot<'_>, &str, &str) -> Result<(), String> + Send + Sync>;
+
 /// The outcome of a simulation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SimulationResults {
-    /// The public read-write set.
+    /// The public read-write set (with the collections' hashed sets).
     pub rwset: TxReadWriteSet,
     /// `rwset` encoded: the bytes that go into `ChaincodeAction.results`.
     pub bytes: Vec<u8>,
+    /// The private read-write set, if the transaction wrote private data: it never
+    /// leaves the peer but through the transient store.
+    pub pvt_rwset: Option<TxPvtReadWriteSet>,
     /// For each namespace and written key (value or metadata), the key's committed
     /// metadata (empty if none): Fabric's `WritesetMetadata`, from which the endorser
     /// derives the chaincode interest (key-level endorsement policies).
@@ -164,6 +193,38 @@ pub enum SimulationError {
         /// The transaction id.
         txid: String,
     },
+    /// A private data range query in a transaction that has written.
+    #[error(
+        "txid [{txid}]: unsuppored transaction. Queries on pvt data is supported only in a \
+         read-only transaction"
+    )]
+    PrivateQueryAfterWrite {
+        /// The transaction id.
+        txid: String,
+    },
+    /// A write in a transaction that has queried private data.
+    #[error(
+        "txid [{txid}]: unsuppored transaction. Transaction has already performed queries \
+         on pvt data. Writes are not allowed"
+    )]
+    WriteAfterPrivateQuery {
+        /// The transaction id.
+        txid: String,
+    },
+    /// The collection is not usable in the namespace (undefined, no definition…).
+    #[error("{0}")]
+    Collection(String),
+    /// The private value this peer holds is not the one the hashed state names.
+    #[error(
+        "private data matching public hash version is not available. Public hash version = \
+         {hashed}, Private data version = {private}"
+    )]
+    PrivateVersionMismatch {
+        /// The hashed state's version, as Fabric prints it.
+        hashed: String,
+        /// The private value's version, as Fabric prints it.
+        private: String,
+    },
     /// A write in a transaction that has run a paginated query.
     #[error(
         "txid [{txid}]: unsuppored transaction. Transaction has already performed a \
@@ -186,9 +247,6 @@ self_cell!(
 );
 
 /// The read-write set of one namespace under construction (Fabric's `nsPubRwBuilder`).
-///
-/// Private data would add here, per collection, the hashed reads and writes and the
-/// private rwset's hash (emitted sorted by collection name).
 #[derive(Debug, Default)]
 struct NsBuilder {
     reads: BTreeMap<String, KvRead>,
@@ -196,6 +254,51 @@ struct NsBuilder {
     metadata_writes: BTreeMap<String, KvMetadataWrite>,
     range_queries: Vec<RangeQueryInfo>,
     range_query_keys: HashSet<(String, String, bool)>,
+    /// Hashed sets per collection (`collHashRwBuilder`), keyed by name.
+    collections: BTreeMap<String, HashedBuilder>,
+}
+
+/// One collection's hashed read-write set under construction, entries keyed by the key
+/// in clear (Fabric sorts them so).
+#[derive(Debug, Default)]
+struct HashedBuilder {
+    reads: BTreeMap<String, KvReadHash>,
+    writes: BTreeMap<String, KvWriteHash>,
+    metadata_writes: BTreeMap<String, KvMetadataWriteHash>,
+    pvt_rwset_hash: Vec<u8>,
+}
+
+impl HashedBuilder {
+    fn build(self, collection_name: String) -> CollectionHashedReadWriteSet {
+        CollectionHashedReadWriteSet {
+            collection_name,
+            hashed_rwset: HashedRwSet {
+                hashed_reads: self.reads.into_values().collect(),
+                hashed_writes: self.writes.into_values().collect(),
+                metadata_writes: self.metadata_writes.into_values().collect(),
+            }
+            .encode_to_vec(),
+            pvt_rwset_hash: self.pvt_rwset_hash,
+        }
+    }
+}
+
+/// One collection's private read-write set under construction (`collPvtRwBuilder`).
+#[derive(Debug, Default)]
+struct PrivateBuilder {
+    writes: BTreeMap<String, KvWrite>,
+    metadata_writes: BTreeMap<String, KvMetadataWrite>,
+}
+
+impl PrivateBuilder {
+    fn build(self) -> Vec<u8> {
+        KvrwSet {
+            writes: self.writes.into_values().collect(),
+            metadata_writes: self.metadata_writes.into_values().collect(),
+            ..KvrwSet::default()
+        }
+        .encode_to_vec()
+    }
 }
 
 impl NsBuilder {
@@ -210,12 +313,21 @@ impl NsBuilder {
         }
     }
 
-    fn build(self) -> KvrwSet {
-        KvrwSet {
+    fn build(self, namespace: String) -> NsReadWriteSet {
+        let kv = KvrwSet {
             reads: self.reads.into_values().collect(),
             range_queries_info: self.range_queries,
             writes: self.writes.into_values().collect(),
             metadata_writes: self.metadata_writes.into_values().collect(),
+        };
+        NsReadWriteSet {
+            namespace,
+            rwset: kv.encode_to_vec(),
+            collection_hashed_rwset: self
+                .collections
+                .into_iter()
+                .map(|(name, builder)| builder.build(name))
+                .collect(),
         }
     }
 }
@@ -233,9 +345,12 @@ struct RangeRecord {
 /// An open range query: plain data, resumed on the snapshot at each fetch.
 #[derive(Debug)]
 struct OpenQuery {
-    /// Index of its record in `TxSimulator::range_records`.
-    record: usize,
+    /// Index of its record in `TxSimulator::range_records` (`None`: a private data
+    /// query, which records nothing).
+    record: Option<usize>,
     namespace: String,
+    /// The collection of a private data query.
+    collection: Option<String>,
     /// Where the next iterator starts (inclusive): the query's start, then just after
     /// the last key pulled.
     next_start: String,
@@ -257,12 +372,16 @@ pub struct TxSimulator {
     txid: String,
     config: SimulatorConfig,
     namespaces: BTreeMap<String, NsBuilder>,
+    /// Private sets per namespace and collection (`nsPvtRwBuilder`).
+    private: BTreeMap<String, BTreeMap<String, PrivateBuilder>>,
+    collection_check: Option<CollectionCheck>,
     range_records: Vec<RangeRecord>,
     queries: HashMap<QueryId, OpenQuery>,
     next_query: u64,
     writeset_metadata: BTreeMap<String, BTreeMap<String, KeyMetadata>>,
     write_performed: bool,
     paginated_query_performed: bool,
+    private_query_performed: bool,
 }
 
 impl std::fmt::Debug for TxSimulator {
@@ -288,13 +407,21 @@ impl TxSimulator {
             txid: txid.to_owned(),
             config,
             namespaces: BTreeMap::new(),
+            private: BTreeMap::new(),
+            collection_check: None,
             range_records: Vec::new(),
             queries: HashMap::new(),
             next_query: 0,
             writeset_metadata: BTreeMap::new(),
             write_performed: false,
             paginated_query_performed: false,
+            private_query_performed: false,
         })
+    }
+
+    /// Checks collection names before private reads and writes from now on.
+    pub fn set_collection_check(&mut self, check: CollectionCheck) {
+        self.collection_check = Some(check);
     }
 
     /// The number of blocks whose state the simulation reads.
@@ -365,8 +492,14 @@ impl TxSimulator {
         Ok(value.map(|v| v.metadata).unwrap_or_default())
     }
 
-    /// Fabric's `checkWritePrecondition`: no write after a paginated query.
+    /// Fabric's `checkWritePrecondition`: no write after a private data query or a
+    /// paginated query.
     fn check_write(&mut self) -> Result<(), SimulationError> {
+        if self.private_query_performed {
+            return Err(SimulationError::WriteAfterPrivateQuery {
+                txid: self.txid.clone(),
+            });
+        }
         if self.paginated_query_performed {
             return Err(SimulationError::WriteAfterPaginatedQuery {
                 txid: self.txid.clone(),
@@ -446,6 +579,261 @@ impl TxSimulator {
         self.set_state_metadata(namespace, key, KeyMetadata::new())
     }
 
+    /// Fabric's `validateCollName`.
+    fn check_collection(&self, namespace: &str, collection: &str) -> Result<(), SimulationError> {
+        match &self.collection_check {
+            Some(check) => check(self.cell.borrow_dependent(), namespace, collection)
+                .map_err(SimulationError::Collection),
+            None => Ok(()),
+        }
+    }
+
+    fn hashed(&mut self, namespace: &str, collection: &str) -> &mut HashedBuilder {
+        self.ns(namespace)
+            .collections
+            .entry(collection.to_owned())
+            .or_default()
+    }
+
+    fn private_set(&mut self, namespace: &str, collection: &str) -> &mut PrivateBuilder {
+        self.private
+            .entry(namespace.to_owned())
+            .or_default()
+            .entry(collection.to_owned())
+            .or_default()
+    }
+
+    fn record_hashed_read(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+        version: Option<Version>,
+    ) {
+        let read = KvReadHash {
+            key_hash: hash(key.as_bytes()),
+            version: version.map(pb_version),
+        };
+        self.hashed(namespace, collection)
+            .reads
+            .insert(key.to_owned(), read);
+    }
+
+    /// The committed private value of `key` in `collection` of `namespace`, recording a
+    /// hashed read. Fails if this peer's private value is not the one the hashed state
+    /// names (it missed the private data of the last write).
+    pub fn get_private_data(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, SimulationError> {
+        self.check_collection(namespace, collection)?;
+        let snapshot = self.cell.borrow_dependent();
+        let value = snapshot.get_private(namespace, collection, key)?;
+        let hashed = snapshot.get_private_hash(namespace, collection, key)?;
+        let private_version = value.as_ref().map(|v| v.version);
+        let hashed_version = hashed.as_ref().map(|v| v.version);
+        if private_version != hashed_version {
+            return Err(SimulationError::PrivateVersionMismatch {
+                hashed: go_height(hashed_version),
+                private: go_height(private_version),
+            });
+        }
+        self.record_hashed_read(namespace, collection, key, private_version);
+        Ok(value.map(|v| v.value))
+    }
+
+    /// The SHA-256 of the committed value of `key` in `collection` of `namespace` (every
+    /// peer of the channel has it), recording a hashed read.
+    pub fn get_private_data_hash(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, SimulationError> {
+        self.check_collection(namespace, collection)?;
+        let hashed = self
+            .cell
+            .borrow_dependent()
+            .get_private_hash(namespace, collection, key)?;
+        self.record_hashed_read(
+            namespace,
+            collection,
+            key,
+            hashed.as_ref().map(|v| v.version),
+        );
+        Ok(hashed.map(|v| v.value))
+    }
+
+    /// The committed metadata of private `key` (kept with its hash), recording a hashed
+    /// read.
+    pub fn get_private_data_metadata(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<KeyMetadata, SimulationError> {
+        self.check_collection(namespace, collection)?;
+        let hashed = self
+            .cell
+            .borrow_dependent()
+            .get_private_hash(namespace, collection, key)?;
+        self.record_hashed_read(
+            namespace,
+            collection,
+            key,
+            hashed.as_ref().map(|v| v.version),
+        );
+        Ok(hashed.map(|v| v.metadata).unwrap_or_default())
+    }
+
+    /// Writes `value` to private `key` of `collection` (an empty value is a delete): in
+    /// clear in the private rwset, hashed in the public one.
+    pub fn set_private_data(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+        value: Vec<u8>,
+    ) -> Result<(), SimulationError> {
+        self.check_collection(namespace, collection)?;
+        self.check_write()?;
+        let is_delete = value.is_empty();
+        let hashed = KvWriteHash {
+            key_hash: hash(key.as_bytes()),
+            is_delete,
+            value_hash: if is_delete { Vec::new() } else { hash(&value) },
+            is_purge: false,
+        };
+        self.hashed(namespace, collection)
+            .writes
+            .insert(key.to_owned(), hashed);
+        self.private_set(namespace, collection).writes.insert(
+            key.to_owned(),
+            KvWrite {
+                key: key.to_owned(),
+                is_delete,
+                value,
+            },
+        );
+        Ok(())
+    }
+
+    /// Deletes private `key` of `collection` (a write of an empty value).
+    pub fn delete_private_data(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<(), SimulationError> {
+        self.set_private_data(namespace, collection, key, Vec::new())
+    }
+
+    /// Purges private `key` of `collection`: deleted, and marked so that its history
+    /// goes too.
+    pub fn purge_private_data(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<(), SimulationError> {
+        self.check_collection(namespace, collection)?;
+        self.check_write()?;
+        let hashed = KvWriteHash {
+            key_hash: hash(key.as_bytes()),
+            is_delete: true,
+            value_hash: Vec::new(),
+            is_purge: true,
+        };
+        self.hashed(namespace, collection)
+            .writes
+            .insert(key.to_owned(), hashed);
+        self.private_set(namespace, collection).writes.insert(
+            key.to_owned(),
+            KvWrite {
+                key: key.to_owned(),
+                is_delete: true,
+                value: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Sets the whole metadata of private `key` of `collection` (empty: clears it).
+    pub fn set_private_data_metadata(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+        metadata: KeyMetadata,
+    ) -> Result<(), SimulationError> {
+        self.check_collection(namespace, collection)?;
+        self.check_write()?;
+        let hashed = KvMetadataWriteHash {
+            key_hash: hash(key.as_bytes()),
+            entries: metadata
+                .into_iter()
+                .map(|(name, value)| KvMetadataEntry { name, value })
+                .collect(),
+        };
+        self.hashed(namespace, collection)
+            .metadata_writes
+            .insert(key.to_owned(), hashed);
+        self.private_set(namespace, collection)
+            .metadata_writes
+            .insert(
+                key.to_owned(),
+                KvMetadataWrite {
+                    key: key.to_owned(),
+                    entries: Vec::new(),
+                },
+            );
+        Ok(())
+    }
+
+    /// Opens a range query over the private keys of `collection` in `[start, end)` (`end`
+    /// empty: to the end). It records nothing; it is refused once the transaction has
+    /// written, and writes are refused after it. Results come with
+    /// [`Self::next_batch`].
+    pub fn open_private_range(
+        &mut self,
+        namespace: &str,
+        collection: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<QueryId, SimulationError> {
+        self.check_collection(namespace, collection)?;
+        if self.write_performed {
+            return Err(SimulationError::PrivateQueryAfterWrite {
+                txid: self.txid.clone(),
+            });
+        }
+        self.private_query_performed = true;
+        drop(
+            self.cell
+                .borrow_dependent()
+                .private_range(namespace, collection, start, end)?,
+        );
+        self.next_query += 1;
+        let id = format!("{}-{}", self.txid, self.next_query);
+        self.queries.insert(
+            id.clone(),
+            OpenQuery {
+                record: None,
+                namespace: namespace.to_owned(),
+                collection: Some(collection.to_owned()),
+                next_start: start.to_owned(),
+                end: end.to_owned(),
+                returned: 0,
+                limit: self.config.total_query_limit,
+                paginated: false,
+                pending: None,
+            },
+        );
+        Ok(id)
+    }
+
     /// Fabric's check before a paginated query of any kind (e.g. a paginated rich
     /// query): refused once the transaction has written; afterwards writes are refused.
     pub fn begin_paginated_query(&mut self) -> Result<(), SimulationError> {
@@ -507,8 +895,9 @@ impl TxSimulator {
         self.queries.insert(
             id.clone(),
             OpenQuery {
-                record,
+                record: Some(record),
                 namespace: namespace.to_owned(),
+                collection: None,
                 next_start: start.to_owned(),
                 end: end.to_owned(),
                 returned: 0,
@@ -555,10 +944,14 @@ impl TxSimulator {
     /// `resultsItr`, resumed on the snapshot.
     fn fetch(&mut self, query: &mut OpenQuery, max: usize) -> Result<QueryBatch, LedgerError> {
         let snapshot = self.cell.borrow_dependent();
-        let record = self
-            .range_records
-            .get_mut(query.record)
-            .ok_or_else(|| LedgerError::Corrupt("range query record missing".into()))?;
+        let mut record = match query.record {
+            Some(index) => Some(
+                self.range_records
+                    .get_mut(index)
+                    .ok_or_else(|| LedgerError::Corrupt("range query record missing".into()))?,
+            ),
+            None => None,
+        };
         let mut cursor = Cursor {
             snapshot,
             iter: None,
@@ -568,7 +961,7 @@ impl TxSimulator {
             if query.returned >= query.limit {
                 return cursor.finish(query, results);
             }
-            let Some(result) = cursor.pull(query, record)? else {
+            let Some(result) = cursor.pull(query, record.as_deref_mut())? else {
                 return cursor.finish(query, results);
             };
             query.returned += 1;
@@ -598,6 +991,32 @@ impl TxSimulator {
     /// open or not) and its encoding.
     pub fn done(self) -> Result<SimulationResults, SimulationError> {
         let mut namespaces = self.namespaces;
+        let mut pvt_namespaces = Vec::with_capacity(self.private.len());
+        for (namespace, collections) in self.private {
+            let mut collection_pvt_rwset = Vec::with_capacity(collections.len());
+            for (collection_name, builder) in collections {
+                let rwset = builder.build();
+                namespaces
+                    .entry(namespace.clone())
+                    .or_default()
+                    .collections
+                    .entry(collection_name.clone())
+                    .or_default()
+                    .pvt_rwset_hash = hash(&rwset);
+                collection_pvt_rwset.push(CollectionPvtReadWriteSet {
+                    collection_name,
+                    rwset,
+                });
+            }
+            pvt_namespaces.push(NsPvtReadWriteSet {
+                namespace,
+                collection_pvt_rwset,
+            });
+        }
+        let pvt_rwset = (!pvt_namespaces.is_empty()).then_some(TxPvtReadWriteSet {
+            data_model: DataModel::Kv as i32,
+            ns_pvt_rwset: pvt_namespaces,
+        });
         for record in self.range_records {
             let mut info = record.info;
             let (reads, summary) = record.helper.done();
@@ -616,17 +1035,14 @@ impl TxSimulator {
             data_model: DataModel::Kv as i32,
             ns_rwset: namespaces
                 .into_iter()
-                .map(|(namespace, builder)| NsReadWriteSet {
-                    namespace,
-                    rwset: builder.build().encode_to_vec(),
-                    collection_hashed_rwset: Vec::new(),
-                })
+                .map(|(namespace, builder)| builder.build(namespace))
                 .collect(),
         };
         let bytes = rwset.encode_to_vec();
         Ok(SimulationResults {
             rwset,
             bytes,
+            pvt_rwset,
             writeset_metadata: self.writeset_metadata,
         })
     }
@@ -641,9 +1057,17 @@ struct Cursor<'s> {
 impl<'s> Cursor<'s> {
     fn iter(&mut self, query: &OpenQuery) -> Result<&mut StateIter<'s>, LedgerError> {
         if self.iter.is_none() {
-            let iter = self
-                .snapshot
-                .range(&query.namespace, &query.next_start, &query.end)?;
+            let iter = match &query.collection {
+                Some(collection) => self.snapshot.private_range(
+                    &query.namespace,
+                    collection,
+                    &query.next_start,
+                    &query.end,
+                )?,
+                None => self
+                    .snapshot
+                    .range(&query.namespace, &query.next_start, &query.end)?,
+            };
             self.iter = Some(iter);
         }
         self.iter
@@ -656,20 +1080,24 @@ impl<'s> Cursor<'s> {
     fn pull(
         &mut self,
         query: &mut OpenQuery,
-        record: &mut RangeRecord,
+        record: Option<&mut RangeRecord>,
     ) -> Result<Option<KeyValue>, LedgerError> {
         match self.iter(query)?.next().transpose()? {
             None => {
-                record.info.itr_exhausted = true;
-                record.info.end_key = query.end.clone();
+                if let Some(record) = record {
+                    record.info.itr_exhausted = true;
+                    record.info.end_key = query.end.clone();
+                }
                 Ok(None)
             }
             Some((key, value)) => {
-                record.helper.add_result(KvRead {
-                    key: key.clone(),
-                    version: Some(pb_version(value.version)),
-                });
-                record.info.end_key.clone_from(&key);
+                if let Some(record) = record {
+                    record.helper.add_result(KvRead {
+                        key: key.clone(),
+                        version: Some(pb_version(value.version)),
+                    });
+                    record.info.end_key.clone_from(&key);
+                }
                 query.next_start = format!("{key}\u{0}");
                 Ok(Some((key, value.value)))
             }
@@ -700,6 +1128,14 @@ impl<'s> Cursor<'s> {
             has_more: false,
             metadata,
         })
+    }
+}
+
+/// A version as Fabric's `version.Height` prints in errors (`<nil>` when absent).
+fn go_height(version: Option<Version>) -> String {
+    match version {
+        Some(v) => format!("{{BlockNum: {}, TxNum: {}}}", v.block_num, v.tx_num),
+        None => "<nil>".to_owned(),
     }
 }
 

@@ -624,3 +624,252 @@ fn a_simulator_moves_to_another_thread() {
     assert_eq!(results.1, ["a"]);
     assert_eq!(ns_kv(&results.2, "cc").reads, [read("a", v(0, 0))]);
 }
+
+mod private_data {
+    //! Private data: what the simulator records, and reads of committed private state.
+
+    use super::*;
+    use crate::ledger::private::{hash, private_writes_matching};
+    use crate::ledger::tests::fixtures::{next_block, updates_of};
+    use weft_proto::kvrwset::{HashedRwSet, KvReadHash, KvWriteHash};
+
+    /// Commits a transaction carrying `results` (public rwset from the block, private
+    /// writes from the private rwset checked against the block's hashes) as the channel
+    /// does for a member peer that endorsed it.
+    fn commit_results(ledger: &Ledger, signers: &Signers, results: &SimulationResults) {
+        let tx = signers.endorser_tx_with(results.rwset.clone());
+        let block = next_block(ledger, std::slice::from_ref(&tx));
+        let mut updates = updates_of(std::slice::from_ref(&tx));
+        for update in &mut updates {
+            if let Some(pvt) = &results.pvt_rwset {
+                update.private =
+                    private_writes_matching(pvt, &update.collections, |_, _| true).expect("match");
+            }
+        }
+        ledger.commit(&block, &updates).expect("commit");
+    }
+
+    fn hashed_set(results: &SimulationResults, ns: &str, coll: &str) -> (HashedRwSet, Vec<u8>) {
+        let set = results
+            .rwset
+            .ns_rwset
+            .iter()
+            .find(|n| n.namespace == ns)
+            .and_then(|n| {
+                n.collection_hashed_rwset
+                    .iter()
+                    .find(|c| c.collection_name == coll)
+            })
+            .expect("collection recorded");
+        (
+            HashedRwSet::decode(set.hashed_rwset.as_slice()).expect("decode"),
+            set.pvt_rwset_hash.clone(),
+        )
+    }
+
+    #[test]
+    fn private_writes_go_hashed_to_the_rwset_and_clear_to_the_private_set() {
+        let (_dir, ledger) = new_ledger();
+        let mut sim = ledger.new_tx_simulator("tx1").expect("sim");
+        sim.set_private_data("cc", "coll", "z", b"last".to_vec())
+            .expect("write");
+        sim.set_private_data("cc", "coll", "a", b"first".to_vec())
+            .expect("write");
+        sim.delete_private_data("cc", "coll", "d").expect("delete");
+        sim.set_state("cc", "pub", b"p".to_vec()).expect("public");
+        let results = sim.done().expect("done");
+
+        let (hashed, pvt_hash) = hashed_set(&results, "cc", "coll");
+        // Sorted by the key in clear: a, d, z.
+        assert_eq!(
+            hashed.hashed_writes,
+            vec![
+                KvWriteHash {
+                    key_hash: hash(b"a"),
+                    is_delete: false,
+                    value_hash: hash(b"first"),
+                    is_purge: false,
+                },
+                KvWriteHash {
+                    key_hash: hash(b"d"),
+                    is_delete: true,
+                    value_hash: Vec::new(),
+                    is_purge: false,
+                },
+                KvWriteHash {
+                    key_hash: hash(b"z"),
+                    is_delete: false,
+                    value_hash: hash(b"last"),
+                    is_purge: false,
+                },
+            ]
+        );
+        let pvt = results.pvt_rwset.as_ref().expect("private rwset");
+        assert_eq!(pvt.ns_pvt_rwset.len(), 1);
+        let coll = &pvt.ns_pvt_rwset[0].collection_pvt_rwset[0];
+        assert_eq!(coll.collection_name, "coll");
+        assert_eq!(hash(&coll.rwset), pvt_hash);
+        let kv = KvrwSet::decode(coll.rwset.as_slice()).expect("decode");
+        assert_eq!(
+            kv.writes,
+            vec![write("a", b"first"), write("d", b""), write("z", b"last")]
+        );
+        // The public part is untouched by the private writes.
+        assert_eq!(ns_kv(&results, "cc").writes, vec![write("pub", b"p")]);
+    }
+
+    #[test]
+    fn committed_private_data_reads_back_with_its_hash_version() {
+        let (_dir, ledger) = new_ledger();
+        let signers = Signers::new();
+        let mut sim = ledger.new_tx_simulator("tx1").expect("sim");
+        sim.set_private_data("cc", "coll", "k", b"secret".to_vec())
+            .expect("write");
+        let results = sim.done().expect("done");
+        commit_results(&ledger, &signers, &results);
+
+        let mut sim = ledger.new_tx_simulator("tx2").expect("sim");
+        assert_eq!(
+            sim.get_private_data("cc", "coll", "k").expect("read"),
+            Some(b"secret".to_vec())
+        );
+        assert_eq!(
+            sim.get_private_data_hash("cc", "coll", "k").expect("hash"),
+            Some(hash(b"secret"))
+        );
+        assert_eq!(
+            sim.get_private_data("cc", "coll", "absent").expect("read"),
+            None
+        );
+        let results = sim.done().expect("done");
+        let (hashed, pvt_hash) = hashed_set(&results, "cc", "coll");
+        assert!(pvt_hash.is_empty(), "reads only: no private rwset");
+        assert!(results.pvt_rwset.is_none());
+        assert_eq!(
+            hashed.hashed_reads,
+            vec![
+                KvReadHash {
+                    key_hash: hash(b"absent"),
+                    version: None,
+                },
+                KvReadHash {
+                    key_hash: hash(b"k"),
+                    version: v(0, 0),
+                },
+            ]
+        );
+        assert_eq!(
+            ledger
+                .private_data("cc", "coll", "k")
+                .expect("read")
+                .map(|v| v.value),
+            Some(b"secret".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_peer_without_the_private_value_refuses_to_read_it() {
+        let (_dir, ledger) = new_ledger();
+        let signers = Signers::new();
+        let mut sim = ledger.new_tx_simulator("tx1").expect("sim");
+        sim.set_private_data("cc", "coll", "k", b"secret".to_vec())
+            .expect("write");
+        let mut results = sim.done().expect("done");
+        // A non-member (or a peer that missed the data): hashes only.
+        results.pvt_rwset = None;
+        commit_results(&ledger, &signers, &results);
+
+        let mut sim = ledger.new_tx_simulator("tx2").expect("sim");
+        let err = sim
+            .get_private_data("cc", "coll", "k")
+            .expect_err("mismatch");
+        assert_eq!(
+            err.to_string(),
+            "private data matching public hash version is not available. Public hash version = \
+             {BlockNum: 0, TxNum: 0}, Private data version = <nil>"
+        );
+        // The hash is there for every peer.
+        assert_eq!(
+            sim.get_private_data_hash("cc", "coll", "k").expect("hash"),
+            Some(hash(b"secret"))
+        );
+    }
+
+    #[test]
+    fn private_range_queries_record_nothing_and_forbid_writes() {
+        let (_dir, ledger) = new_ledger();
+        let signers = Signers::new();
+        let mut sim = ledger.new_tx_simulator("tx1").expect("sim");
+        for k in ["a", "b", "c"] {
+            sim.set_private_data("cc", "coll", k, k.as_bytes().to_vec())
+                .expect("write");
+        }
+        let results = sim.done().expect("done");
+        commit_results(&ledger, &signers, &results);
+
+        let mut sim = ledger.new_tx_simulator("tx2").expect("sim");
+        let id = sim
+            .open_private_range("cc", "coll", "a", "c")
+            .expect("open");
+        let batch = sim.next_batch(&id, 10).expect("batch");
+        assert_eq!(
+            batch.results,
+            vec![("a".into(), b"a".to_vec()), ("b".into(), b"b".to_vec())]
+        );
+        assert!(!batch.has_more);
+        let err = sim
+            .set_private_data("cc", "coll", "d", b"d".to_vec())
+            .expect_err("write after private query");
+        assert!(matches!(
+            err,
+            SimulationError::WriteAfterPrivateQuery { .. }
+        ));
+        let results = sim.done().expect("done");
+        assert!(results.rwset.ns_rwset.is_empty(), "nothing recorded");
+
+        let mut sim = ledger.new_tx_simulator("tx3").expect("sim");
+        sim.set_state("cc", "x", b"x".to_vec()).expect("write");
+        let err = sim
+            .open_private_range("cc", "coll", "", "")
+            .expect_err("query after write");
+        assert_eq!(
+            err.to_string(),
+            "txid [tx3]: unsuppored transaction. Queries on pvt data is supported only in a \
+             read-only transaction"
+        );
+    }
+
+    #[test]
+    fn purges_and_collection_checks() {
+        let (_dir, ledger) = new_ledger();
+        let mut sim = ledger.new_tx_simulator("tx1").expect("sim");
+        sim.set_collection_check(Arc::new(|_, ns: &str, coll: &str| {
+            if coll == "coll" {
+                Ok(())
+            } else {
+                Err(format!(
+                    "collection [{coll}] not defined in the collection config for chaincode [{ns}]"
+                ))
+            }
+        }));
+        sim.purge_private_data("cc", "coll", "k").expect("purge");
+        let err = sim
+            .set_private_data("cc", "other", "k", b"v".to_vec())
+            .expect_err("undefined collection");
+        assert_eq!(
+            err.to_string(),
+            "collection [other] not defined in the collection config for chaincode [cc]"
+        );
+        let results = sim.done().expect("done");
+        let (hashed, _) = hashed_set(&results, "cc", "coll");
+        assert_eq!(
+            hashed.hashed_writes,
+            vec![KvWriteHash {
+                key_hash: hash(b"k"),
+                is_delete: true,
+                value_hash: Vec::new(),
+                is_purge: true,
+            }]
+        );
+    }
+}

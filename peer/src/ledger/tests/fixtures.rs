@@ -160,7 +160,11 @@ impl Signers {
 
     /// A VALID endorser transaction invoking `cc` whose chaincode action carries `rw`.
     pub(crate) fn endorser_tx(&self, rw: &Rw) -> Tx {
-        let rwset = rw.build();
+        self.endorser_tx_with(rw.build())
+    }
+
+    /// A VALID endorser transaction invoking `cc` whose chaincode action carries `rwset`.
+    pub(crate) fn endorser_tx_with(&self, rwset: TxReadWriteSet) -> Tx {
         let (proposal, txid) = create_chaincode_proposal(
             CHANNEL,
             "cc",
@@ -226,7 +230,7 @@ impl Signers {
 
 /// The updates a validator would hand over for `txs`: the rwsets of the VALID endorser
 /// transactions, the ConfigEnvelope bytes of the VALID config ones.
-pub(super) fn updates_of(txs: &[Tx]) -> Vec<TxUpdates> {
+pub(crate) fn updates_of(txs: &[Tx]) -> Vec<TxUpdates> {
     txs.iter()
         .enumerate()
         .filter(|(_, tx)| tx.code == TxValidationCode::Valid)
@@ -241,7 +245,7 @@ pub(super) fn updates_of(txs: &[Tx]) -> Vec<TxUpdates> {
 }
 
 /// The next block of `ledger` holding `txs`, with its TRANSACTIONS_FILTER set.
-pub(super) fn next_block(ledger: &Ledger, txs: &[Tx]) -> Block {
+pub(crate) fn next_block(ledger: &Ledger, txs: &[Tx]) -> Block {
     let store = ledger.block_store();
     let previous = store
         .last_block()
