@@ -76,7 +76,10 @@ pub fn resolve(
             .collections
             .config
             .into_iter()
-            .filter_map(|c| c.payload.map(|CollectionPayload::StaticCollectionConfig(s)| s))
+            .filter_map(|c| {
+                c.payload
+                    .map(|CollectionPayload::StaticCollectionConfig(s)| s)
+            })
             .collect()
     };
     if let Some(msp) = implicit_collection_msp(collection)
