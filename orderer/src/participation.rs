@@ -244,7 +244,7 @@ fn no_store(mut response: Response) -> Response {
 
 /// Fabric's content negotiation: no `Accept`, or one mentioning `application/json`,
 /// `application/*` or `*/*`.
-fn negotiate(headers: &HeaderMap) -> Result<(), Response> {
+fn negotiate(headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(accept) = headers.get(header::ACCEPT) else {
         return Ok(());
     };
@@ -258,10 +258,10 @@ fn negotiate(headers: &HeaderMap) -> Result<(), Response> {
     {
         return Ok(());
     }
-    Err(error(
+    Err(Box::new(error(
         StatusCode::NOT_ACCEPTABLE,
         "response Content-Type is application/json only",
-    ))
+    )))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -414,7 +414,7 @@ where
 
 async fn list_channels(State(backend): State<Backend>, headers: HeaderMap) -> Response {
     if let Err(response) = negotiate(&headers) {
-        return response;
+        return *response;
     }
     let names = match blocking(&backend, |b| b.list()).await {
         Ok(names) => names,
@@ -440,7 +440,7 @@ async fn channel_info(
     headers: HeaderMap,
 ) -> Response {
     if let Err(response) = negotiate(&headers) {
-        return response;
+        return *response;
     }
     if let Err(e) = validate_channel_id(&channel_id) {
         return error(StatusCode::BAD_REQUEST, &format!("invalid channel ID: {e}"));
@@ -464,7 +464,7 @@ async fn remove_channel(
     headers: HeaderMap,
 ) -> Response {
     if let Err(response) = negotiate(&headers) {
-        return response;
+        return *response;
     }
     if let Err(e) = validate_channel_id(&channel_id) {
         return error(StatusCode::BAD_REQUEST, &format!("invalid channel ID: {e}"));
@@ -522,7 +522,7 @@ async fn join_channel(State(backend): State<Backend>, request: Request) -> Respo
         );
     }
     if let Err(response) = negotiate(request.headers()) {
-        return response;
+        return *response;
     }
 
     let mut form = match Multipart::from_request(request, &()).await {

@@ -271,9 +271,11 @@ impl RaftStorage {
         };
         let mut snapshot = Snapshot::default();
         snapshot.set_data(data.into());
-        let mut meta = SnapshotMetadata::default();
-        meta.index = index;
-        meta.term = term;
+        let mut meta = SnapshotMetadata {
+            index,
+            term,
+            ..Default::default()
+        };
         meta.set_conf_state(self.read().conf_state.clone());
         snapshot.set_metadata(meta);
 
@@ -406,9 +408,11 @@ mod tests {
     }
 
     fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
-        let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
+        let mut e = Entry {
+            index,
+            term,
+            ..Default::default()
+        };
         e.set_data(data.to_vec().into());
         e
     }
@@ -429,10 +433,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = RaftStorage::open(open_db(dir.path()), &[1]).unwrap();
-            let mut hs = HardState::default();
-            hs.term = 2;
-            hs.vote = 1;
-            hs.commit = 2;
+            let hs = HardState {
+                term: 2,
+                vote: 1,
+                commit: 2,
+                ..Default::default()
+            };
             s.persist(
                 &[entry(1, 1, b"a"), entry(2, 2, b"b"), entry(3, 2, b"c")],
                 Some(&hs),
