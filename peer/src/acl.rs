@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use weft_common::channelconfig::ChannelConfig;
-use weft_common::msp::{Msp, Principal, Role};
+use weft_common::msp::{Identity, Msp, Principal, Role};
 use weft_common::policy::{PolicyError, SignedData};
 
 /// Channel Readers.
@@ -108,6 +108,11 @@ impl AclProvider {
         Self { local_msp }
     }
 
+    /// The MSP id of the peer's own org.
+    pub fn local_msp_id(&self) -> &str {
+        self.local_msp.id()
+    }
+
     /// The policy of `resource` on `channel` (its `ACLs` override, else the default).
     pub fn policy(&self, resource: &str, channel: Option<&ChannelConfig>) -> Option<AclPolicy> {
         channel
@@ -124,6 +129,30 @@ impl AclProvider {
         resource: &str,
         channel: Option<&ChannelConfig>,
         signed: &SignedData<'_>,
+    ) -> Result<(), AclError> {
+        self.check_signer(resource, channel, signed, None)
+    }
+
+    /// [`Self::check`] for a signer whose signature over `signed` the caller has already
+    /// verified, as `identity` deserialized by the channel's MSPs (the endorser's creator
+    /// check): channel policies are evaluated over the identity without verifying the
+    /// signature a second time.
+    pub fn check_verified(
+        &self,
+        resource: &str,
+        channel: &ChannelConfig,
+        signed: &SignedData<'_>,
+        identity: &Arc<Identity>,
+    ) -> Result<(), AclError> {
+        self.check_signer(resource, Some(channel), signed, Some(identity))
+    }
+
+    fn check_signer(
+        &self,
+        resource: &str,
+        channel: Option<&ChannelConfig>,
+        signed: &SignedData<'_>,
+        verified: Option<&Arc<Identity>>,
     ) -> Result<(), AclError> {
         let denied = |reason: String| AclError::Denied {
             resource: resource.to_owned(),
@@ -145,10 +174,17 @@ impl AclProvider {
         {
             AclPolicy::Channel(path) => {
                 let channel = channel.ok_or_else(|| AclError::NeedsChannel(resource.to_owned()))?;
-                channel
-                    .policy_manager()
-                    .evaluate(&path, std::slice::from_ref(signed))
-                    .map_err(|e| {
+                let manager = channel.policy_manager();
+                let evaluated = match verified {
+                    Some(identity) => manager
+                        .get(&path)
+                        .ok_or_else(|| PolicyError::UnknownPolicy { path: path.clone() })
+                        .and_then(|policy| {
+                            policy.evaluate_identities(std::slice::from_ref(identity))
+                        }),
+                    None => manager.evaluate(&path, std::slice::from_ref(signed)),
+                };
+                evaluated.map_err(|e| {
                         let detail = match e {
                             PolicyError::NotSatisfied { detail, .. } => detail,
                             other => other.to_string(),

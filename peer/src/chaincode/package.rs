@@ -278,6 +278,20 @@ impl PackageStore {
         }
     }
 
+    /// Removes installed package `package_id` (a package whose build failed, as Fabric's
+    /// install does); removing an absent package is not an error.
+    pub fn delete(&self, package_id: &str) -> Result<(), PackageError> {
+        let path = self.file_of(package_id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(PackageError::Io(format!(
+                "error removing chaincode install package at {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
     /// Whether `package_id` is installed.
     pub fn contains(&self, package_id: &str) -> bool {
         self.file_of(package_id).exists()

@@ -1,7 +1,8 @@
 //! [`ChaincodeSupport`]: from "invoke chaincode X on channel C" to a running chaincode's
 //! answer. It looks the definition up in `_lifecycle` (recording the read of its
 //! sequence, as Fabric does, so an upgrade racing the transaction invalidates it), finds
-//! the package this org approved, launches the chaincode if it is not connected (through
+//! the package this org approved (from the committed hashes of its implicit collection,
+//! [`lifecycle::local_approval`], cached per block height), launches the chaincode if it is not connected (through
 //! the [`Launcher`] for the package's type), and runs the transaction through the
 //! chaincode's [`Handler`].
 
@@ -24,7 +25,9 @@ use super::package::{ChaincodePackage, PackageError, PackageStore};
 use super::registry::{HandlerRegistry, Launching};
 use crate::acl::AclProvider;
 use crate::channels::Channels;
+use crate::ledger::LedgerSnapshot;
 use crate::metrics::PeerMetrics;
+use crate::scc::lifecycle::{self, LocalApproval};
 use crate::validation::definitions::{self, ChaincodeDefinition, LIFECYCLE_NAMESPACE};
 
 /// The key, in a chaincode's own namespace, recording the version it was initialized
@@ -101,7 +104,16 @@ pub struct ChaincodeSupport {
     packages: PackageStore,
     launchers: HashMap<String, Arc<dyn Launcher>>,
     approvals: RwLock<HashMap<(String, String), Approval>>,
+    committed_approvals: RwLock<HashMap<(String, String), CommittedApproval>>,
     metrics: OnceLock<Arc<PeerMetrics>>,
+}
+
+/// This org's approval of a committed definition as read at one ledger height.
+#[derive(Debug, Clone)]
+struct CommittedApproval {
+    height: u64,
+    sequence: i64,
+    approval: Option<Approval>,
 }
 
 impl ChaincodeSupport {
@@ -123,6 +135,7 @@ impl ChaincodeSupport {
             packages,
             launchers,
             approvals: RwLock::default(),
+            committed_approvals: RwLock::default(),
             metrics: OnceLock::new(),
         })
     }
@@ -164,23 +177,35 @@ impl ChaincodeSupport {
     }
 
     /// Installs a package: saves it and prepares it for its launcher (a `wasm` module is
-    /// compiled now and its artifact cached on disk). Returns the package id.
+    /// compiled now and its artifact cached on disk); a package that fails to build is
+    /// removed again, as Fabric does. Returns the package id.
     pub async fn install(&self, bytes: &[u8]) -> Result<String, ExecuteError> {
         let (id, package) = self
             .packages
             .save(bytes)
             .map_err(|e| ExecuteError(e.to_string()))?;
-        if let Some(launcher) = self.launchers.get(&package.metadata.kind) {
-            launcher
-                .prepare(&id, &package)
-                .await
-                .map_err(|e| ExecuteError(format!("could not build chaincode {id}: {e}")))?;
+        if let Some(launcher) = self.launchers.get(&package.metadata.kind)
+            && let Err(e) = launcher.prepare(&id, &package).await
+        {
+            if let Err(removal) = self.packages.delete(&id) {
+                tracing::warn!(
+                    package_id = %id, error = %removal,
+                    "could not remove a package that failed to build"
+                );
+            }
+            return Err(ExecuteError(format!("could not build chaincode {id}: {e}")));
         }
+        // An approval read before the install may name this package by its hash only.
+        self.committed_approvals
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         Ok(id)
     }
 
-    /// Records this org's approval of chaincode `name` on `channel` (the seam the
-    /// `_lifecycle` approvals feed).
+    /// Records this org's approval of chaincode `name` on `channel` (a test seam: it
+    /// takes precedence over the approval committed through `_lifecycle` while its
+    /// sequence is the committed one).
     pub fn approve(&self, channel: &str, name: &str, approval: Approval) {
         self.approvals
             .write()
@@ -188,7 +213,7 @@ impl ChaincodeSupport {
             .insert((channel.to_owned(), name.to_owned()), approval);
     }
 
-    /// This org's approval of `name` on `channel`, if any.
+    /// This org's approval of `name` on `channel` recorded with [`Self::approve`], if any.
     pub fn approval(&self, channel: &str, name: &str) -> Option<Approval> {
         self.approvals
             .read()
@@ -228,27 +253,35 @@ impl ChaincodeSupport {
         if sequence == 0 {
             return Ok(None);
         }
-        let ledger = params.channel.ledger();
-        let snapshot = ledger
-            .snapshot()
-            .map_err(|e| ExecuteError(format!("could not read the chaincode definition: {e}")))?;
-        let definition = definitions::chaincode_definition(&snapshot, name)
-            .map_err(|e| ExecuteError(format!("could not read the chaincode definition: {e}")))?
-            .unwrap_or_default();
+        let seam = self
+            .approval(channel_id, name)
+            .filter(|a| a.sequence == sequence);
+        let looked_up = with_simulator(&params.simulator, |sim| {
+            let snapshot = sim.snapshot();
+            let definition = definitions::chaincode_definition(snapshot, name)
+                .map_err(|e| format!("could not read the chaincode definition: {e}"))?
+                .unwrap_or_default();
+            if definition.sequence != sequence {
+                return Ok::<_, String>((definition, None));
+            }
+            let approval = match seam {
+                Some(approval) => Some(approval),
+                None => self.committed_approval(channel_id, name, snapshot, &definition)?,
+            };
+            Ok((definition, approval))
+        });
+        let (definition, approval) = looked_up.map_err(ExecuteError)?;
         if definition.sequence != sequence {
             return Err(ExecuteError(format!(
                 "chaincode cache at sequence {} but current sequence is {sequence}, chaincode definition for '{name}' changed during invoke",
                 definition.sequence
             )));
         }
-        let approval = self
-            .approval(channel_id, name)
-            .filter(|a| a.sequence == sequence)
-            .ok_or_else(|| {
-                ExecuteError(format!(
-                    "chaincode definition for '{name}' at sequence {sequence} on channel '{channel_id}' has not yet been approved by this org"
-                ))
-            })?;
+        let approval = approval.ok_or_else(|| {
+            ExecuteError(format!(
+                "chaincode definition for '{name}' at sequence {sequence} on channel '{channel_id}' has not yet been approved by this org"
+            ))
+        })?;
         let installed = approval
             .package_id
             .filter(|id| self.config.dev_mode || self.packages.contains(id));
@@ -264,6 +297,62 @@ impl ChaincodeSupport {
             }
         };
         Ok(Some(EndorsementInfo { ccid, definition }))
+    }
+
+    /// This org's approval of `definition` of `name`, committed through `_lifecycle` in
+    /// `snapshot` (`None`: not approved), cached until the ledger grows.
+    fn committed_approval(
+        &self,
+        channel_id: &str,
+        name: &str,
+        snapshot: &LedgerSnapshot<'_>,
+        definition: &ChaincodeDefinition,
+    ) -> Result<Option<Approval>, String> {
+        let key = (channel_id.to_owned(), name.to_owned());
+        let height = snapshot.height();
+        let cached = self
+            .committed_approvals
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .filter(|c| c.height == height && c.sequence == definition.sequence)
+            .map(|c| c.approval.clone());
+        if let Some(approval) = cached {
+            return Ok(approval);
+        }
+        let installed = || {
+            self.packages
+                .list()
+                .map(|list| list.into_iter().map(|p| p.package_id).collect())
+                .unwrap_or_default()
+        };
+        let looked_up = lifecycle::local_approval(
+            snapshot,
+            self.acl.local_msp_id(),
+            name,
+            definition,
+            installed,
+        )
+        .map_err(|e| format!("could not check this org's approval of chaincode '{name}': {e}"))?;
+        let approval = match looked_up {
+            LocalApproval::NotApproved => None,
+            LocalApproval::Approved(package_id) => Some(Approval {
+                sequence: definition.sequence,
+                package_id,
+            }),
+        };
+        self.committed_approvals
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                key,
+                CommittedApproval {
+                    height,
+                    sequence: definition.sequence,
+                    approval: approval.clone(),
+                },
+            );
+        Ok(approval)
     }
 
     /// Runs `input` on chaincode `name` and returns its response and event (Fabric's

@@ -7,8 +7,10 @@
 //!    of the channel (or local) MSPs; on a channel, a txid already in the ledger is refused
 //!    and application chaincodes need `peer/Propose`. Failures are gRPC errors with
 //!    Fabric's messages (`error validating proposal: access denied: …`);
-//! 4. invoke: system chaincodes answer directly (each checks its own ACLs); a response
-//!    with status ≥ 400, or any channel-less call, comes back without endorsement;
+//! 4. invoke: `cscc` and `qscc` answer directly (each checks its own ACLs); `_lifecycle`
+//!    runs in a transaction simulator on a channel and its results are endorsed like an
+//!    application chaincode's (with "escc"); a response with status ≥ 400, or any
+//!    channel-less call, comes back without endorsement;
 //! 5. endorse: the proposal response payload (proposal hash, the chaincode action) signed
 //!    with the peer's identity.
 //!
@@ -29,7 +31,7 @@ use weft_common::policy::SignedData;
 use weft_common::protoutil::{self, Part, ProtoError, UnpackedProposal};
 use weft_proto::common::HeaderType;
 use weft_proto::protos::{
-    ChaincodeAction, ChaincodeId, ProposalResponse, Response, SignedProposal,
+    ChaincodeAction, ChaincodeEvent, ChaincodeId, ProposalResponse, Response, SignedProposal,
 };
 
 use crate::acl::{AclProvider, resources};
@@ -37,9 +39,11 @@ use crate::chaincode::collections;
 use crate::chaincode::{ChaincodeSupport, TxParams, share};
 use crate::channel::Channel;
 use crate::channels::Channels;
-use crate::ledger::SimulatorConfig;
+use crate::ledger::{SimulationResults, SimulatorConfig};
 use crate::metrics::PeerMetrics;
+use crate::scc::lifecycle::{self, LifecycleContext};
 use crate::scc::{self, SystemContext};
+use crate::validation::definitions::DEFAULT_ENDORSEMENT_PLUGIN;
 
 pub mod plugin;
 
@@ -171,6 +175,9 @@ impl Endorser {
         self.pre_process(&proposal, channel.as_deref())?;
 
         let name = proposal.chaincode_name.clone();
+        if name == lifecycle::LIFECYCLE_NAMESPACE {
+            return Ok(self.invoke_lifecycle(proposal, channel).await);
+        }
         if scc::is_system_chaincode(&name) {
             let ctx = SystemContext {
                 channels: self.channels.clone(),
@@ -268,9 +275,79 @@ impl Endorser {
                 return failure("error in simulation: the simulation was already finished".into());
             }
         };
+        let simulated = Simulated {
+            response,
+            event,
+            results,
+            version: info.version(),
+            endorsement_plugin: info.endorsement_plugin(),
+        };
+        self.endorse_simulated(&proposal, &channel, &name, simulated)
+    }
+
+    /// `_lifecycle`: channel-less (install and its queries) it answers directly; on a
+    /// channel it runs in a transaction simulator and its results are endorsed with
+    /// "escc", as Fabric endorses a system chaincode's.
+    async fn invoke_lifecycle(
+        &self,
+        proposal: UnpackedProposal,
+        channel: Option<Arc<Channel>>,
+    ) -> ProposalResponse {
+        let name = proposal.chaincode_name.clone();
+        let ctx = LifecycleContext {
+            channels: self.channels.clone(),
+            acl: self.acl.clone(),
+            msp_id: self.local_msp.id().to_owned(),
+            support: self.support.clone(),
+        };
+        let Some(channel) = channel else {
+            let response = lifecycle::invoke(&ctx, None, None, &proposal).await;
+            return self.finish(&proposal, false, &name, response, Vec::new());
+        };
+        let mut simulator = match channel.ledger().new_tx_simulator(proposal.tx_id()) {
+            Ok(simulator) => simulator,
+            Err(e) => return failure(format!("failed to create the transaction simulator: {e}")),
+        };
+        simulator.set_collection_check(collections::collection_check(channel.config()));
+        let response =
+            lifecycle::invoke(&ctx, Some(&channel), Some(&mut simulator), &proposal).await;
+        let results = match simulator.done() {
+            Ok(results) => results,
+            Err(e) => return failure(format!("error in simulation: {e}")),
+        };
+        let simulated = Simulated {
+            response,
+            event: None,
+            results,
+            version: SYSTEM_CHAINCODE_VERSION,
+            endorsement_plugin: DEFAULT_ENDORSEMENT_PLUGIN,
+        };
+        self.endorse_simulated(&proposal, &channel, &name, simulated)
+    }
+
+    /// Turns a finished simulation into the proposal response (Fabric's tail of
+    /// `ProcessProposalSuccessfullyOrError`): the private data kept for commit, the
+    /// chaincode action, unendorsed for status ≥ 400, else signed by the endorsement
+    /// plugin.
+    fn endorse_simulated(
+        &self,
+        proposal: &UnpackedProposal,
+        channel: &Channel,
+        name: &str,
+        simulated: Simulated<'_>,
+    ) -> ProposalResponse {
+        let Simulated {
+            response,
+            event,
+            results,
+            version,
+            endorsement_plugin,
+        } = simulated;
+        let channel_id = proposal.channel_id();
+        let labels = [channel_id, name];
         if response.status < 400
             && let Some(pvt) = results.pvt_rwset.clone()
-            && let Err(e) = self.keep_private_data(&channel, proposal.tx_id(), pvt)
+            && let Err(e) = self.keep_private_data(channel, proposal.tx_id(), pvt)
         {
             return failure(format!(
                 "error in simulation: failed to keep private data: {e}"
@@ -281,8 +358,8 @@ impl Endorser {
             events: event.map(|e| e.encode_to_vec()).unwrap_or_default(),
             response: Some(response.clone()),
             chaincode_id: Some(ChaincodeId {
-                name: name.clone(),
-                version: info.version().to_owned(),
+                name: name.to_owned(),
+                version: version.to_owned(),
                 path: String::new(),
             }),
         };
@@ -303,8 +380,8 @@ impl Endorser {
         }
         let signing = Instant::now();
         let endorsed = self.plugins.endorse(
-            info.endorsement_plugin(),
-            &channel_id,
+            endorsement_plugin,
+            channel_id,
             prp,
             &proposal.signed_proposal,
         );
@@ -355,7 +432,7 @@ impl Endorser {
         proposal: &UnpackedProposal,
         channel: Option<&Channel>,
     ) -> Result<(), ProposalRejected> {
-        self.validate(proposal, channel).inspect_err(|_| {
+        let creator = self.validate(proposal, channel).inspect_err(|_| {
             if let Some(m) = self.metrics() {
                 m.proposal_validation_failures.inc();
             }
@@ -382,11 +459,14 @@ impl Endorser {
             )));
         }
         if !scc::is_system_chaincode(&proposal.chaincode_name) {
+            // The creator's signature was verified by `validate`: the ACL evaluates the
+            // policy over the identity without verifying it again.
             self.acl
-                .check(
+                .check_verified(
                     resources::PEER_PROPOSE,
-                    Some(&channel.config()),
+                    &channel.config(),
                     &proposal.signed_data(),
+                    &creator,
                 )
                 .map_err(|e| {
                     if let Some(m) = self.metrics() {
@@ -400,11 +480,12 @@ impl Endorser {
 
     /// Fabric's `UnpackedProposal.Validate`: header checks, then the creator against the
     /// channel's MSPs (or the local MSP for channel-less calls) and its signature.
+    /// Returns the creator, verified.
     fn validate(
         &self,
         proposal: &UnpackedProposal,
         channel: Option<&Channel>,
-    ) -> Result<(), ProposalRejected> {
+    ) -> Result<Arc<Identity>, ProposalRejected> {
         let invalid = |e: String| ProposalRejected(format!("error validating proposal: {e}"));
         proposal
             .check_header()
@@ -466,16 +547,31 @@ impl Endorser {
     }
 }
 
+/// What a simulation produced, to be endorsed ([`Endorser::endorse_simulated`]).
+struct Simulated<'a> {
+    /// The chaincode's response.
+    response: Response,
+    /// Its event, if any.
+    event: Option<ChaincodeEvent>,
+    /// The read-write sets.
+    results: SimulationResults,
+    /// The version in the action's chaincode id.
+    version: &'a str,
+    /// The plugin that signs.
+    endorsement_plugin: &'a str,
+}
+
 /// Fabric's creator checks in its order (deserialize, validate, verify the signature),
 /// plus Weft's refusal of an expired certificate between validation and verification
 /// (stricter than Fabric, whose MSP checks chains as of the certificate's NotBefore).
 /// Only the expiry is told to the client; other reasons are logged, as Fabric does.
+/// Returns the verified creator.
 fn check_creator(
     channel_id: &str,
     signed: &SignedData<'_>,
     deserialize: impl FnOnce(&[u8]) -> Result<Arc<Identity>, MspError>,
     validate: impl FnOnce(&Identity) -> Result<(), MspError>,
-) -> Result<(), ProposalRejected> {
+) -> Result<Arc<Identity>, ProposalRejected> {
     let invalid = |m: String| ProposalRejected(format!("error validating proposal: {m}"));
     let identity = match deserialize(&signed.identity) {
         Ok(identity) => identity,
@@ -511,7 +607,8 @@ fn check_creator(
     }
     identity
         .verify(&signed.data, &signed.signature)
-        .map_err(|e| denied(e.to_string()))
+        .map_err(|e| denied(e.to_string()))?;
+    Ok(identity)
 }
 
 /// A proposal unpacking or header error in Fabric's words (`core/common/validation`,

@@ -1,8 +1,11 @@
 //! System chaincodes invoked through ProcessProposal: `cscc` (channel configuration:
-//! join, list) and `qscc` (ledger queries). They answer with a `Response` as a chaincode
-//! would; their ACLs are checked per function, as Fabric's do.
+//! join, list) and `qscc` (ledger queries), which answer directly with a `Response` as a
+//! chaincode would, and `_lifecycle` (install, approve, commit: [`lifecycle`]), which runs
+//! in a transaction simulator whose results the endorser endorses. Their ACLs are checked
+//! per function, as Fabric's do.
 
 mod cscc;
+pub mod lifecycle;
 mod qscc;
 
 use std::sync::Arc;
@@ -28,15 +31,16 @@ pub struct SystemContext {
 }
 
 /// The names of the system chaincodes this peer serves.
-pub const SYSTEM_CHAINCODES: &[&str] = &["cscc", "qscc"];
+pub const SYSTEM_CHAINCODES: &[&str] = &["cscc", "qscc", lifecycle::LIFECYCLE_NAMESPACE];
 
 /// Whether `name` is a system chaincode of this peer.
 pub fn is_system_chaincode(name: &str) -> bool {
     SYSTEM_CHAINCODES.contains(&name)
 }
 
-/// Invokes system chaincode `name` for `proposal`; `None` if `name` is not one. Blocking
-/// (ledger I/O): call it off the async runtime.
+/// Invokes system chaincode `name` for `proposal`; `None` if `name` is not one of those
+/// answering directly (`_lifecycle` runs through [`lifecycle::invoke`]). Blocking (ledger
+/// I/O): call it off the async runtime.
 pub fn invoke(ctx: &SystemContext, name: &str, proposal: &UnpackedProposal) -> Option<Response> {
     match name {
         "cscc" => Some(cscc::invoke(ctx, proposal)),
