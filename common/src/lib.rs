@@ -16,10 +16,12 @@
 //! - [`operations`]: the operations endpoint (`/healthz`, `/metrics`, `/logspec`, `/version`)
 //!   and `FABRIC_LOGGING_SPEC`, served by the peer and the orderer.
 
+#[cfg(feature = "storage")]
 pub mod blockstore;
 pub mod channelconfig;
 pub mod configtx;
 pub mod crypto;
+#[cfg(feature = "storage")]
 pub mod deliver;
 pub mod grpc;
 pub mod localconfig;

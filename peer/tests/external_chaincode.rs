@@ -558,3 +558,122 @@ async fn node_contract_errors_are_unendorsed_500s() {
     server.abort();
     eprintln!("error test took {:?}", started.elapsed());
 }
+
+/// The target directory this test binary was built in (`<target>/debug/deps/<test>`).
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    std::env::current_exe()
+        .expect("test executable path")
+        .ancestors()
+        .nth(3)
+        .expect("<target>/<profile>/deps/<exe>")
+        .to_path_buf()
+}
+
+/// Builds the chaincode runner (`weft-ccrunner`, the process the Docker launcher puts in
+/// a container) with cargo and returns its path.
+fn build_runner() -> PathBuf {
+    let target = target_dir();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(manifest_dir().join(".."))
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["build", "-p", "weft-chaincode-runner"])
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building weft-ccrunner failed");
+    target.join("debug/weft-ccrunner")
+}
+
+/// The chaincode runner as a separate process, in its own process group.
+struct RunnerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl RunnerProcess {
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RunnerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wasm_runner_process_matches_the_in_process_wasm_launcher() {
+    let runner = build_runner();
+    let net = Net::new(true);
+    net.define_basic();
+    net.approve(None);
+    let (addr, server) = net.serve_chaincode_support().await;
+    let module = net.dir.path().join("chaincode.wasm");
+    std::fs::write(&module, well_behaved_guest()).expect("module");
+    let log = net.dir.path().join("runner.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let child = Command::new(&runner)
+        .arg(format!("-peer.address={addr}"))
+        .env("CORE_CHAINCODE_ID_NAME", DEV_CCID)
+        .env("CORE_PEER_TLS_ENABLED", "false")
+        .env("WEFT_CHAINCODE_WASM", &module)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .process_group(0)
+        .spawn()
+        .expect("start weft-ccrunner");
+    let mut process = RunnerProcess { child, log };
+
+    // Registered and ready: the first proposal that reaches it succeeds.
+    let deadline = Instant::now() + STARTUP;
+    let response = loop {
+        if let Some(status) = process.child.try_wait().expect("try_wait") {
+            panic!("weft-ccrunner exited ({status}):\n{}", process.output());
+        }
+        let response = net.call(PUT).await;
+        if status(&response) == 200 {
+            break response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the runner never served a proposal: {}\n{}",
+            message(&response),
+            process.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let outcome = endorsed_put(&response, "weft-ccrunner");
+    assert_eq!(net.support.registry().connected(), [DEV_CCID]);
+    assert_eq!(
+        outcome,
+        wasm_reference().await,
+        "runner process and in-process WASM disagree"
+    );
+
+    // The process gone, the peer forgets it and the next proposal fails cleanly.
+    process.kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !net.support.registry().connected().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the peer still lists the dead runner"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failed = net.call(PUT).await;
+    assert_eq!(status(&failed), 500, "{failed:?}");
+    assert!(failed.endorsement.is_none());
+    server.abort();
+}
