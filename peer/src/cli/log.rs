@@ -12,6 +12,10 @@ use time::macros::format_description;
 pub const CHANNEL_CMD: &str = "channelCmd";
 /// Fabric's logger module of the shared client code (deliver client).
 pub const CLI_COMMON: &str = "cli.common";
+/// Fabric's logger module of `peer chaincode`.
+pub const CHAINCODE_CMD: &str = "chaincodeCmd";
+/// Fabric's logger module of `peer lifecycle chaincode`.
+pub const LIFECYCLE_CMD: &str = "cli.lifecycle.chaincode";
 
 /// Writes Fabric-formatted INFO lines to stderr.
 #[derive(Debug)]

@@ -6,6 +6,12 @@
 //! peer channel list
 //! peer channel getinfo -c <channel>
 //! peer channel fetch   <newest|oldest|config|N> [outputfile] -c <channel> [--bestEffort]
+//! peer lifecycle chaincode package OUT.tar.gz --lang wasm|ccaas|external --path P --label L
+//! peer lifecycle chaincode calculatepackageid|install PKG
+//! peer lifecycle chaincode queryinstalled|getinstalledpackage|approveformyorg|
+//!   checkcommitreadiness|commit|querycommitted|queryapproved  (Fabric's flags: -C -n -v
+//!   --sequence --package-id --signature-policy --peerAddresses --tlsRootCertFiles ...)
+//! peer chaincode invoke|query -C ch -n cc -c '{"Args":[...]}' [--waitForEvent]
 //! peer version
 //! orderer flags of `peer channel`: -o host:port --tls --cafile F --clientauth --certfile F
 //!   --keyfile F --ordererTLSHostnameOverride H --connTimeout 3s --tlsHandshakeTimeShift 0s
@@ -21,11 +27,16 @@
 //! failure prints `Error: <message>` on stderr and exits 1.
 
 pub mod args;
+pub mod chaincode;
 pub mod channel;
 pub mod client;
+pub mod lifecycle;
 pub mod log;
 pub mod node;
+pub mod tx;
 
+#[cfg(test)]
+mod chaincode_mock_tests;
 #[cfg(test)]
 mod mock_tests;
 
@@ -35,7 +46,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::config::{ConfigError, PeerConfig};
-use args::{ChannelCommand, Cli, Command, NodeCommand};
+use args::{
+    ChannelCommand, Cli, Command, LifecycleChaincodeCommand, LifecycleCommand, NodeCommand,
+};
 
 /// Why a command failed. Displayed after `Error: `, with Fabric's wording where Fabric
 /// has one.
@@ -141,6 +154,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     channel::fetch(&config, &log, &channel.orderer, &a).await
                 }
             }
+        }
+        Command::Lifecycle(LifecycleCommand::Chaincode(cc)) => {
+            let log = log::Logger::from_env();
+            // Packaging needs neither the configuration nor the local MSP (as in Fabric).
+            if let LifecycleChaincodeCommand::Package(a) = &cc.command {
+                return lifecycle::package::package(a);
+            }
+            if let LifecycleChaincodeCommand::Calculatepackageid(a) = &cc.command {
+                print!("{}", lifecycle::package::calculate_package_id(a)?);
+                return Ok(());
+            }
+            let config = PeerConfig::load()?;
+            lifecycle::run(&config, &log, &cc.orderer, &cc.command).await
+        }
+        Command::Chaincode(cc) => {
+            let config = PeerConfig::load()?;
+            let log = log::Logger::from_env();
+            chaincode::run(&config, &log, &cc).await
         }
     }
 }

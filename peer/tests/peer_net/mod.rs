@@ -28,7 +28,8 @@ pub struct PeerNode {
     cfg_dir: PathBuf,
 }
 
-fn peer_binary() -> PathBuf {
+/// The `peer` binary under test.
+pub fn peer_binary() -> PathBuf {
     binary("peer", option_env!("CARGO_BIN_EXE_peer"))
 }
 
