@@ -124,6 +124,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     "chaincode.wasm.fuel",
     "chaincode.wasm.memoryLimit",
     "chaincode.wasm.maxInstances",
+    "chaincode.launcher.default",
+    "chaincode.launcher.docker",
+    "chaincode.launcher.wasm",
+    "chaincode.launcher.runner",
+    "vm.docker.hostConfig.NetworkMode",
     "ledger.state.totalQueryLimit",
 ];
 
@@ -364,9 +369,49 @@ pub struct Chaincode {
     pub mode: ChaincodeMode,
     /// `wasm` (Weft's addition): the sandbox limits of WASM chaincode.
     pub wasm: WasmSettings,
+    /// `launcher` (Weft's addition) and `vm.docker`: which launcher runs `wasm` packages.
+    pub launcher: LauncherSettings,
     /// `ledger.state.totalQueryLimit` (default 100000): the most results one query of a
     /// chaincode returns.
     pub total_query_limit: u32,
+}
+
+/// `chaincode.launcher` (Weft's addition) and `vm.docker.hostConfig.NetworkMode`: where
+/// `wasm` packages run — in process (`wasm`, the default) or in a Docker container
+/// (`docker`), peer-wide or per package label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LauncherSettings {
+    /// `chaincode.launcher.default`: `wasm` (default) or `docker`.
+    pub default: String,
+    /// `chaincode.launcher.docker`: package labels run in Docker whatever the default.
+    pub docker: Vec<String>,
+    /// `chaincode.launcher.wasm`: package labels run in process whatever the default.
+    pub wasm: Vec<String>,
+    /// `chaincode.launcher.runner`: the static `weft-ccrunner` put into chaincode images
+    /// (default: `weft-ccrunner` next to the `peer` executable).
+    pub runner: Option<PathBuf>,
+    /// `vm.docker.hostConfig.NetworkMode` (default `host`).
+    pub network_mode: String,
+}
+
+impl LauncherSettings {
+    /// Whether any package may run in Docker.
+    pub fn uses_docker(&self) -> bool {
+        self.default == "docker" || !self.docker.is_empty()
+    }
+
+    /// Package label → launcher, for the labels named explicitly.
+    pub fn overrides(&self) -> std::collections::HashMap<String, String> {
+        self.docker
+            .iter()
+            .map(|label| (label.clone(), "docker".to_owned()))
+            .chain(
+                self.wasm
+                    .iter()
+                    .map(|label| (label.clone(), "wasm".to_owned())),
+            )
+            .collect()
+    }
 }
 
 /// `chaincode.wasm`: limits of the WASM sandboxes (Weft's addition to `core.yaml`).
@@ -541,6 +586,29 @@ struct RawConfig {
     chaincode: RawChaincode,
     #[serde(deserialize_with = "null_as_default")]
     ledger: RawLedger,
+    #[serde(deserialize_with = "null_as_default")]
+    vm: RawVm,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawVm {
+    #[serde(deserialize_with = "null_as_default")]
+    docker: RawVmDocker,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawVmDocker {
+    #[serde(rename = "hostconfig", deserialize_with = "null_as_default")]
+    host_config: RawHostConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawHostConfig {
+    #[serde(rename = "networkmode")]
+    network_mode: Leaf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -732,6 +800,17 @@ struct RawChaincode {
     mode: Leaf,
     #[serde(deserialize_with = "null_as_default")]
     wasm: RawWasm,
+    #[serde(deserialize_with = "null_as_default")]
+    launcher: RawLauncher,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawLauncher {
+    default: Leaf,
+    docker: Leaf,
+    wasm: Leaf,
+    runner: Leaf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -776,7 +855,7 @@ fn build(raw: &RawConfig, c: &mut Checker<'_>) -> PeerConfig {
         metrics: Metrics {
             provider: metrics_provider(&raw.metrics, c),
         },
-        chaincode: build_chaincode(&raw.chaincode, &raw.ledger, c),
+        chaincode: build_chaincode(&raw.chaincode, &raw.ledger, &raw.vm, c),
     }
 }
 
@@ -1069,7 +1148,34 @@ fn metrics_provider(m: &RawMetrics, c: &mut Checker<'_>) -> MetricsProvider {
     }
 }
 
-fn build_chaincode(cc: &RawChaincode, ledger: &RawLedger, c: &mut Checker<'_>) -> Chaincode {
+fn build_chaincode(
+    cc: &RawChaincode,
+    ledger: &RawLedger,
+    vm: &RawVm,
+    c: &mut Checker<'_>,
+) -> Chaincode {
+    let default_launcher = match c.string("chaincode.launcher.default", &cc.launcher.default) {
+        None => "wasm".to_owned(),
+        Some(l) if l == "wasm" || l == "docker" => l,
+        Some(other) => {
+            c.problem(
+                "chaincode.launcher.default",
+                format!("unknown launcher {other:?} (\"wasm\" or \"docker\")"),
+            );
+            "wasm".to_owned()
+        }
+    };
+    let launcher = LauncherSettings {
+        default: default_launcher,
+        docker: c.list("chaincode.launcher.docker", &cc.launcher.docker),
+        wasm: c.list("chaincode.launcher.wasm", &cc.launcher.wasm),
+        runner: c.path("chaincode.launcher.runner", &cc.launcher.runner),
+        network_mode: c.string_or(
+            "vm.docker.hostConfig.NetworkMode",
+            &vm.docker.host_config.network_mode,
+            "host",
+        ),
+    };
     let mode = match c.string("chaincode.mode", &cc.mode).as_deref() {
         None | Some("net") => ChaincodeMode::Net,
         Some("dev") => ChaincodeMode::Dev,
@@ -1100,6 +1206,7 @@ fn build_chaincode(cc: &RawChaincode, ledger: &RawLedger, c: &mut Checker<'_>) -
                 .filter(|n| *n > 0)
                 .map_or(256, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         },
+        launcher,
         total_query_limit: c
             .integer(
                 "ledger.state.totalQueryLimit",
@@ -1309,6 +1416,13 @@ metrics:
                     fuel: 10_000_000_000,
                     memory_limit: 64 << 20,
                     max_instances: 256,
+                },
+                launcher: LauncherSettings {
+                    default: "wasm".into(),
+                    docker: vec![],
+                    wasm: vec![],
+                    runner: None,
+                    network_mode: "host".into(),
                 },
                 total_query_limit: 100_000,
             }

@@ -29,7 +29,8 @@ use weft_wasm_host::{EngineConfig, TxLimits, WasmEngine};
 use crate::acl::AclProvider;
 use crate::chaincode::package::{CCAAS_TYPE, PackageStore, WASM_TYPE};
 use crate::chaincode::{
-    CcaasLauncher, ChaincodeListener, ChaincodeSupport, Launcher, SupportConfig, WasmLauncher,
+    CcaasLauncher, ChaincodeListener, ChaincodeSupport, DockerLauncher, DockerSettings, Launcher,
+    SupportConfig, WasmLauncher,
 };
 use crate::channels::{Channels, JoinError};
 use crate::committer::ChannelRunner;
@@ -258,7 +259,8 @@ pub async fn serve(
     channels.set_starter(runner.clone());
 
     let endorser = Endorser::new(channels.clone(), local_msp, signer);
-    let support = chaincode_support(&config, channels.clone(), endorser.acl().clone(), &metrics)?;
+    let (support, docker) =
+        chaincode_support(&config, channels.clone(), endorser.acl().clone(), &metrics).await?;
     let endorser = endorser
         .with_chaincode_support(support.clone())
         .with_metrics(metrics.clone());
@@ -360,6 +362,9 @@ pub async fn serve(
     };
     let _ = stop_tx.send(true);
     runner.stop().await;
+    if let Some(docker) = docker {
+        docker.shutdown().await;
+    }
     if result.is_ok() {
         let _ = server.await;
     }
@@ -371,13 +376,15 @@ pub async fn serve(
 }
 
 /// The chaincode support with the `wasm` launcher (modules compiled at install, compiled
-/// artifacts cached under `<fileSystemPath>/chaincodes/wasm`) and the `ccaas` launcher.
-fn chaincode_support(
+/// artifacts cached under `<fileSystemPath>/chaincodes/wasm`), the `ccaas` launcher, and,
+/// when `chaincode.launcher` sends any package to Docker, the `docker` launcher (returned
+/// too, to remove its containers at shutdown).
+async fn chaincode_support(
     config: &PeerConfig,
     channels: Arc<Channels>,
     acl: AclProvider,
     metrics: &Arc<PeerMetrics>,
-) -> Result<Arc<ChaincodeSupport>, NodeError> {
+) -> Result<(Arc<ChaincodeSupport>, Option<Arc<DockerLauncher>>), NodeError> {
     let cc = &config.chaincode;
     let fsp = &config.peer.file_system_path;
     let packages = PackageStore::under(fsp).map_err(|e| NodeError::Chaincode(e.to_string()))?;
@@ -400,14 +407,75 @@ fn chaincode_support(
         limits,
     ));
     let ccaas: Arc<dyn Launcher> = Arc::new(CcaasLauncher);
-    let launchers = HashMap::from([(WASM_TYPE.to_owned(), wasm), (CCAAS_TYPE.to_owned(), ccaas)]);
+    let mut launchers: HashMap<String, Arc<dyn Launcher>> =
+        HashMap::from([(WASM_TYPE.to_owned(), wasm), (CCAAS_TYPE.to_owned(), ccaas)]);
+    let docker = if cc.launcher.uses_docker() {
+        let launcher = Arc::new(docker_launcher(config, limits).await?);
+        launchers.insert("docker".to_owned(), launcher.clone());
+        Some(launcher)
+    } else {
+        None
+    };
     let support_config = SupportConfig {
         execute_timeout: cc.execute_timeout,
         startup_timeout: cc.startup_timeout,
         total_query_limit: i32::try_from(cc.total_query_limit).unwrap_or(i32::MAX),
         dev_mode: cc.mode == ChaincodeMode::Dev,
+        wasm_launcher: cc.launcher.default.clone(),
+        launcher_overrides: cc.launcher.overrides(),
     };
     let support = ChaincodeSupport::new(support_config, channels, acl, packages, launchers);
     support.attach_metrics(metrics.clone());
-    Ok(support)
+    Ok((support, docker))
+}
+
+/// The `docker` launcher: containers dial `peer.chaincodeAddress` (or the listener's
+/// address) over the peer's TLS when it is on; the runner binary is
+/// `chaincode.launcher.runner` or `weft-ccrunner` beside this executable.
+async fn docker_launcher(
+    config: &PeerConfig,
+    limits: TxLimits,
+) -> Result<DockerLauncher, NodeError> {
+    let cc = &config.chaincode;
+    let peer = &config.peer;
+    let runner = match &cc.launcher.runner {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join("weft-ccrunner")))
+            .ok_or_else(|| {
+                NodeError::Chaincode(
+                    "cannot locate weft-ccrunner: set chaincode.launcher.runner".into(),
+                )
+            })?,
+    };
+    let peer_address = peer.chaincode_endpoint().ok_or_else(|| {
+        NodeError::Chaincode(
+            "the docker launcher needs an address containers can dial: set peer.chaincodeAddress"
+                .into(),
+        )
+    })?;
+    let tls_root_cert = if peer.tls.enabled && cc.mode != ChaincodeMode::Dev {
+        Some(std::fs::read(&peer.tls.root_cert_file).map_err(|e| {
+            NodeError::Chaincode(format!(
+                "reading {} for chaincode containers: {e}",
+                peer.tls.root_cert_file.display()
+            ))
+        })?)
+    } else {
+        None
+    };
+    DockerLauncher::connect(DockerSettings {
+        runner,
+        peer_address,
+        network_id: peer.network_id.clone(),
+        peer_id: peer.id.clone(),
+        msp_id: peer.local_msp_id.clone(),
+        network_mode: cc.launcher.network_mode.clone(),
+        tls_root_cert,
+        limits,
+        memory_limit: usize::try_from(cc.wasm.memory_limit).unwrap_or(usize::MAX),
+    })
+    .await
+    .map_err(NodeError::Chaincode)
 }

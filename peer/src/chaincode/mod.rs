@@ -13,6 +13,7 @@
 
 pub mod collections;
 mod context;
+mod docker;
 mod handler;
 mod launcher;
 mod listener;
@@ -21,6 +22,7 @@ mod registry;
 mod support;
 
 pub use context::{SharedSimulator, TxParams, share};
+pub use docker::{DockerLauncher, DockerSettings};
 pub use handler::{ERROR_EXECUTION_TIMEOUT, ERROR_STREAM_TERMINATED, Handler, HandlerError};
 pub use launcher::{CcaasLauncher, ConnectionInfo, Launcher, WasmLauncher};
 pub use listener::ChaincodeListener;

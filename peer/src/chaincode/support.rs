@@ -45,6 +45,26 @@ pub struct SupportConfig {
     pub total_query_limit: i32,
     /// `chaincode.mode: dev`: chaincodes are started by the user and register themselves.
     pub dev_mode: bool,
+    /// `chaincode.launcher.default`: the launcher of `wasm` packages (`wasm`, in process,
+    /// or `docker`).
+    pub wasm_launcher: String,
+    /// `chaincode.launcher.overrides`: package label → launcher, for `wasm` packages
+    /// that run elsewhere than the default.
+    pub launcher_overrides: HashMap<String, String>,
+}
+
+impl SupportConfig {
+    /// The launcher (key of the support's launcher map) that runs `package`: for a `wasm`
+    /// package the one configured for its label or the default, else its type's own.
+    pub fn launcher_for(&self, package: &ChaincodePackage) -> String {
+        if package.metadata.kind != super::package::WASM_TYPE {
+            return package.metadata.kind.clone();
+        }
+        self.launcher_overrides
+            .get(&package.metadata.label)
+            .unwrap_or(&self.wasm_launcher)
+            .clone()
+    }
 }
 
 impl Default for SupportConfig {
@@ -54,6 +74,8 @@ impl Default for SupportConfig {
             startup_timeout: Duration::from_secs(300),
             total_query_limit: 100_000,
             dev_mode: false,
+            wasm_launcher: super::package::WASM_TYPE.to_owned(),
+            launcher_overrides: HashMap::new(),
         }
     }
 }
@@ -184,7 +206,7 @@ impl ChaincodeSupport {
             .packages
             .save(bytes)
             .map_err(|e| ExecuteError(e.to_string()))?;
-        if let Some(launcher) = self.launchers.get(&package.metadata.kind)
+        if let Some(launcher) = self.launchers.get(&self.config.launcher_for(&package))
             && let Err(e) = launcher.prepare(&id, &package).await
         {
             if let Err(removal) = self.packages.delete(&id) {
@@ -560,10 +582,16 @@ impl ChaincodeSupport {
         let bytes = self.packages.load(ccid).map_err(|e| e.to_string())?;
         let package = ChaincodePackage::parse(&bytes).map_err(|e: PackageError| e.to_string())?;
         let kind = package.metadata.kind.clone();
-        let launcher = self
-            .launchers
-            .get(&kind)
-            .ok_or_else(|| format!("chaincode type '{kind}' cannot be launched by this peer"))?;
+        let name = self.config.launcher_for(&package);
+        let launcher = self.launchers.get(&name).ok_or_else(|| {
+            if name == kind {
+                format!("chaincode type '{kind}' cannot be launched by this peer")
+            } else {
+                format!(
+                    "launcher '{name}' (for chaincode type '{kind}') is not configured on this peer"
+                )
+            }
+        })?;
         launcher.start(self, ccid, &package).await
     }
 }

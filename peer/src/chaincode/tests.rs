@@ -2475,6 +2475,7 @@ fn limited(limit: i32) -> Net {
             startup_timeout: Duration::from_secs(1),
             total_query_limit: limit,
             dev_mode: true,
+            ..SupportConfig::default()
         },
     )
 }
