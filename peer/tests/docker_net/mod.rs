@@ -91,8 +91,10 @@ pub fn basic_wasm() -> Vec<u8> {
     .expect("the built contract")
 }
 
-/// The static chaincode runner for images.
+/// The static chaincode runner for images, built with the profile `RUNNER_PROFILE`
+/// (default `runner`: quick to build, unoptimized; benches use `release`).
 pub fn static_runner() -> PathBuf {
+    let profile = std::env::var("RUNNER_PROFILE").unwrap_or_else(|_| "runner".to_owned());
     cargo(
         &[
             "build",
@@ -101,11 +103,11 @@ pub fn static_runner() -> PathBuf {
             "--target",
             "x86_64-unknown-linux-gnu",
             "--profile",
-            "runner",
+            &profile,
         ],
         Some("-C target-feature=+crt-static"),
     );
-    target_dir().join("x86_64-unknown-linux-gnu/runner/weft-ccrunner")
+    target_dir().join(format!("x86_64-unknown-linux-gnu/{profile}/weft-ccrunner"))
 }
 
 /// Org1's peer0 on a fresh `mychannel` ledger with `basic` defined and approved, running
